@@ -145,9 +145,11 @@ func (d *Device) Validate() error {
 		return Errorf(EINVALID, "status must be active or retired")
 	}
 	if d.Standard != "" {
-		if _, err := RuleSetFor(d.Standard); err != nil {
+		rs, err := RuleSetFor(d.Standard)
+		if err != nil {
 			return err
 		}
+		d.Standard = rs.Standard // store the canonical name, whatever alias was typed
 	}
 	if m := d.Medical; m != nil {
 		if err := checkText("medical.udi", m.UDI, 0, 200); err != nil {
