@@ -1,0 +1,332 @@
+// Command load is Izytroniq's load generator for the figures in BENCHMARKS.md. It logs in,
+// collects device IDs, then drives one scenario with a fixed number of connections for a
+// fixed time against a server on loopback, and prints throughput, errors and latency
+// percentiles. It always stops by itself (-d), and refuses targets outside loopback.
+//
+//	go run ./bench/load -url http://127.0.0.1:8080 -user admin -password-file pw -scenario get -c 64 -d 20s
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	base         string
+	user, pwFile string
+	token        string
+	scenario     string
+	conns        int
+	dur          time.Duration
+	idPool       int
+	jsonOut      bool
+}
+
+// Result is what one run measured.
+type Result struct {
+	Scenario    string  `json:"scenario"`
+	Connections int     `json:"connections"`
+	Seconds     float64 `json:"seconds"`
+	Requests    int64   `json:"requests"`
+	Errors      int64   `json:"errors"`
+	RPS         float64 `json:"requests_per_second"`
+	P50ms       float64 `json:"p50_ms"`
+	P90ms       float64 `json:"p90_ms"`
+	P99ms       float64 `json:"p99_ms"`
+	MaxMs       float64 `json:"max_ms"`
+	FirstError  string  `json:"first_error,omitempty"`
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	var o options
+	fs.StringVar(&o.base, "url", "http://127.0.0.1:8080", "server base URL (loopback only)")
+	fs.StringVar(&o.user, "user", "admin", "user to log in as")
+	fs.StringVar(&o.pwFile, "password-file", "", "file holding the password")
+	fs.StringVar(&o.token, "token", "", "bearer token (instead of logging in)")
+	fs.StringVar(&o.scenario, "scenario", "get", "list | get | test | sql-list")
+	fs.IntVar(&o.conns, "c", 64, "concurrent connections")
+	fs.DurationVar(&o.dur, "d", 10*time.Second, "duration (the run stops by itself)")
+	fs.IntVar(&o.idPool, "ids", 20000, "device IDs to collect for get/test")
+	fs.BoolVar(&o.jsonOut, "json", false, "print the result as JSON")
+	dsn := fs.String("db", "", "with -scenario sql-list: the database DSN or SQLite file to query directly")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if o.scenario == "sql-list" {
+		res, err := driveSQL(ctx, o, *dsn)
+		if err != nil {
+			return err
+		}
+		return report(stdout, o, res)
+	}
+	if err := checkLoopback(o.base); err != nil {
+		return err
+	}
+	if o.dur <= 0 || o.dur > 10*time.Minute {
+		return errors.New("-d must be between 0 and 10m")
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: o.conns, MaxConnsPerHost: o.conns, DisableCompression: true}
+	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	if o.token == "" {
+		pw, err := os.ReadFile(o.pwFile)
+		if err != nil {
+			return fmt.Errorf("read password: %w (give -password-file or -token)", err)
+		}
+		o.token, err = login(hc, o.base, o.user, strings.TrimSpace(string(pw)))
+		if err != nil {
+			return err
+		}
+	}
+	w, err := prepare(hc, o)
+	if err != nil {
+		return err
+	}
+	return report(stdout, o, drive(ctx, hc, o, w))
+}
+
+func report(stdout io.Writer, o options, res Result) error {
+	if o.jsonOut {
+		return json.NewEncoder(stdout).Encode(res)
+	}
+	fmt.Fprintf(stdout, "scenario %s, %d connections, %.1fs: %d requests, %d errors, %.0f req/s, p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+		res.Scenario, res.Connections, res.Seconds, res.Requests, res.Errors, res.RPS, res.P50ms, res.P90ms, res.P99ms, res.MaxMs)
+	if res.FirstError != "" {
+		fmt.Fprintln(stdout, "first error:", res.FirstError)
+	}
+	return nil
+}
+
+func checkLoopback(base string) error {
+	u, err := url.Parse(base)
+	if err != nil {
+		return err
+	}
+	ips, err := net.LookupIP(u.Hostname())
+	if err != nil {
+		return err
+	}
+	for _, ip := range ips {
+		if !ip.IsLoopback() {
+			return fmt.Errorf("%s is not a loopback address; load runs only against this machine", u.Hostname())
+		}
+	}
+	return nil
+}
+
+func login(hc *http.Client, base, user, pw string) (string, error) {
+	body, _ := json.Marshal(map[string]string{"username": user, "password": pw})
+	resp, err := hc.Post(base+"/api/v1/login", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var out struct{ Token string }
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		return "", fmt.Errorf("login: %s: %s", resp.Status, b)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return "", err
+	}
+	return out.Token, nil
+}
+
+type device struct {
+	ID              string `json:"id"`
+	CustomerID      string `json:"customer_id"`
+	ProtectionClass string `json:"protection_class"`
+}
+
+type workload struct {
+	devices   []device
+	customers []string
+}
+
+// prepare collects device IDs and customer IDs by paging through the API.
+func prepare(hc *http.Client, o options) (*workload, error) {
+	w := &workload{}
+	seen := map[string]bool{}
+	cursor := ""
+	for len(w.devices) < o.idPool {
+		var page struct {
+			Items      []device `json:"items"`
+			NextCursor string   `json:"next_cursor"`
+		}
+		u := o.base + "/api/v1/devices?limit=1000&status=active"
+		if cursor != "" {
+			u += "&cursor=" + url.QueryEscape(cursor)
+		}
+		if err := getJSON(hc, o.token, u, &page); err != nil {
+			return nil, err
+		}
+		for _, d := range page.Items {
+			w.devices = append(w.devices, d)
+			if !seen[d.CustomerID] {
+				seen[d.CustomerID] = true
+				w.customers = append(w.customers, d.CustomerID)
+			}
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		cursor = page.NextCursor
+	}
+	if len(w.devices) == 0 {
+		return nil, errors.New("the server has no devices; seed it first")
+	}
+	return w, nil
+}
+
+func getJSON(hc *http.Client, token, u string, v any) error {
+	req, _ := http.NewRequest("GET", u, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("GET %s: %s: %s", u, resp.Status, b)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// request builds the next request of the scenario.
+func (w *workload) request(o options, r *rand.Rand) (*http.Request, error) {
+	switch o.scenario {
+	case "list":
+		c := w.customers[r.IntN(len(w.customers))]
+		return http.NewRequest("GET", o.base+"/api/v1/devices?limit=100&customer_id="+c, nil)
+	case "get":
+		d := w.devices[r.IntN(len(w.devices))]
+		return http.NewRequest("GET", o.base+"/api/v1/devices/"+d.ID, nil)
+	case "test":
+		d := w.devices[r.IntN(len(w.devices))]
+		body, _ := json.Marshal(testBody(d, r))
+		req, err := http.NewRequest("POST", o.base+"/api/v1/tests", bytes.NewReader(body))
+		if err == nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		return req, err
+	}
+	return nil, fmt.Errorf("unknown scenario %q (list, get, test)", o.scenario)
+}
+
+// testBody is a test with six measurements fitting the device's protection class.
+func testBody(d device, r *rand.Rand) map[string]any {
+	m := func(kind string, v float64, unit string) map[string]any {
+		return map[string]any{"kind": kind, "value": v, "unit": unit}
+	}
+	var ms []map[string]any
+	switch d.ProtectionClass {
+	case "I":
+		ms = append(ms, m("protective_conductor_resistance", 0.05+r.Float64()*0.2, "Ω"),
+			m("protective_conductor_resistance", 0.05+r.Float64()*0.2, "Ω"),
+			m("insulation_resistance", 5+r.Float64()*100, "MΩ"),
+			m("protective_conductor_current", 0.1+r.Float64(), "mA"),
+			m("touch_current", 0.01+r.Float64()*0.1, "mA"),
+			m("equivalent_leakage_current", 0.1+r.Float64(), "mA"))
+	default:
+		ms = append(ms, m("insulation_resistance", 5+r.Float64()*100, "MΩ"),
+			m("insulation_resistance", 5+r.Float64()*100, "MΩ"),
+			m("touch_current", 0.01+r.Float64()*0.1, "mA"),
+			m("touch_current", 0.01+r.Float64()*0.1, "mA"),
+			m("touch_current", 0.01+r.Float64()*0.1, "mA"),
+			m("touch_current", 0.01+r.Float64()*0.1, "mA"))
+	}
+	return map[string]any{
+		"device_id": d.ID, "date": time.Now().Format(time.DateOnly),
+		"visual_ok": true, "functional_ok": true, "measurements": ms,
+	}
+}
+
+func drive(ctx context.Context, hc *http.Client, o options, w *workload) Result {
+	ctx, cancel := context.WithTimeout(ctx, o.dur)
+	defer cancel()
+	var (
+		nreq, nerr atomic.Int64
+		mu         sync.Mutex
+		lat        []time.Duration
+		firstErr   atomic.Value
+		wg         sync.WaitGroup
+	)
+	start := time.Now()
+	for i := 0; i < o.conns; i++ {
+		wg.Add(1)
+		go func(seed uint64) {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(seed, 7))
+			local := make([]time.Duration, 0, 4096)
+			for ctx.Err() == nil {
+				req, err := w.request(o, r)
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err.Error())
+					nerr.Add(1)
+					return
+				}
+				req.Header.Set("Authorization", "Bearer "+o.token)
+				t0 := time.Now()
+				resp, err := hc.Do(req.WithContext(ctx))
+				if err != nil {
+					if ctx.Err() != nil {
+						break // the run ended mid-request; not a server failure
+					}
+					nerr.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				local = append(local, time.Since(t0))
+				nreq.Add(1)
+				if resp.StatusCode >= 300 {
+					nerr.Add(1)
+					firstErr.CompareAndSwap(nil, fmt.Sprintf("%s %s: %s", req.Method, req.URL.Path, resp.Status))
+				}
+			}
+			mu.Lock()
+			lat = append(lat, local...)
+			mu.Unlock()
+		}(uint64(i) + 1)
+	}
+	wg.Wait()
+	el := time.Since(start).Seconds()
+	slices.Sort(lat)
+	pct := func(p float64) float64 {
+		if len(lat) == 0 {
+			return 0
+		}
+		i := int(float64(len(lat)-1) * p)
+		return float64(lat[i].Microseconds()) / 1000
+	}
+	res := Result{Scenario: o.scenario, Connections: o.conns, Seconds: el, Requests: nreq.Load(), Errors: nerr.Load(),
+		RPS: float64(nreq.Load()) / el, P50ms: pct(0.50), P90ms: pct(0.90), P99ms: pct(0.99), MaxMs: pct(1)}
+	if v, ok := firstErr.Load().(string); ok {
+		res.FirstError = v
+	}
+	return res
+}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+
+	"github.com/izytroniq/izytroniq/internal/server"
+)
+
+// ServeCommand runs the server until it is interrupted.
+type ServeCommand struct {
+	*env
+}
+
+// Run runs `izytroniq serve`.
+func (c *ServeCommand) Run(ctx context.Context, args []string) error {
+	fs := newFlagSet(c.env, "serve", "serve [--config FILE] [--role all|app|sync] [--listen ADDR] [--db DSN] [--migrate]", `
+Serve the HTTP API, the web page and the sync service. The server refuses a database
+whose schema is older or newer than this binary's; upgrade it with 'izytroniq db upgrade'
+first, or pass --migrate to upgrade on start (several processes starting together
+migrate exactly once). SIGINT or SIGTERM stops the server gracefully.`)
+	var cf configFlags
+	cf.register(fs, true)
+	role := fs.String("role", "", "process `role`: all (default), app or sync")
+	listen := fs.String("listen", "", "listen `address` HOST:PORT (default from the configuration, else "+DefaultListen+")")
+	migrate := fs.Bool("migrate", false, "apply pending migrations before serving")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(c.env, &cf)
+	if err != nil {
+		return err
+	}
+	if *role != "" {
+		cfg.Role = *role
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	for _, f := range []string{cfg.TLS.Cert, cfg.TLS.Key} {
+		if f == "" {
+			continue
+		}
+		if _, err := os.Stat(f); err != nil {
+			return fmt.Errorf("tls: %w (check tls.cert and tls.key in the configuration)", err)
+		}
+	}
+	logger, closeLog, err := openLog(cfg, c.stdout, true)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	logger.Info("starting", "version", version, "config", cfg.Path, "role", cfg.Role, "data_dir", cfg.DataDir)
+
+	db, dsn, err := openDB(ctx, cfg, logger)
+	if err != nil {
+		logger.Error("open database", "err", err)
+		return err
+	}
+	defer db.Close()
+	if *migrate {
+		applied, err := db.Migrate(ctx)
+		if err != nil {
+			logger.Error("migrate", "err", err)
+			return fmt.Errorf("migrate: %w", err)
+		}
+		logger.Info("migrated", "applied", applied)
+	}
+	if err := db.CheckSchema(ctx); err != nil {
+		logger.Error("database schema", "err", err, "dsn", redactDSN(dsn))
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		logger.Error("listen", "err", err)
+		return fmt.Errorf("listen on %s: %w (is another server running? change listen or use --listen)", cfg.Listen, err)
+	}
+	srv := server.New(db, serverConfig(cfg), logger)
+	if err := srv.Serve(ctx, ln, cfg.TLS.Cert, cfg.TLS.Key); err != nil {
+		logger.Error("serve", "err", err)
+		return err
+	}
+	return nil
+}

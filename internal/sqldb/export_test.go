@@ -1,0 +1,22 @@
+package sqldb
+
+import "context"
+
+// Exec runs a statement for tests that need to set up states no method makes.
+func (db *DB) Exec(ctx context.Context, q string, args ...any) error {
+	_, err := db.w.ExecContext(ctx, db.rebind(q), args...)
+	return err
+}
+
+// QueryInt runs a query that returns one integer.
+func (db *DB) QueryInt(ctx context.Context, q string, args ...any) (int64, error) {
+	var n int64
+	err := db.w.QueryRowContext(ctx, db.rebind(q), args...).Scan(&n)
+	return n, err
+}
+
+var SchemaErr = schemaErr
+
+var LikePattern = likePattern
+
+var Rebind = func(q string) string { return (&DB{dialect: Postgres}).rebind(q) }
