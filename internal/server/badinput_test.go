@@ -37,7 +37,7 @@ func TestBadBodies(t *testing.T) {
 			{"empty", "application/json", ``, 400, izy.EINVALID, []string{"empty"}},
 			{"whitespace", "application/json", "  \n ", 400, izy.EINVALID, []string{"empty"}},
 			{"not JSON", "text/plain", `{"number":"X","name":"Y"}`, 400, izy.EINVALID, []string{"Content-Type"}},
-			{"no content type", "", `{"number":"X","name":"Y"}`, 400, izy.EINVALID, []string{"Content-Type"}},
+			{"multipart", "multipart/form-data; boundary=x", `{"number":"X","name":"Y"}`, 400, izy.EINVALID, []string{"Content-Type"}},
 			{"too large", "application/json", big, 413, izy.ETOOLARGE, []string{"exceeds"}},
 			{"invalid UTF-8", "application/json", "{\"number\":\"X\",\"name\":\"\xff\xfe\"}", 400, izy.EINVALID, []string{"UTF-8"}},
 			{"huge number", "application/json", `{"number":"X","name":"Y","version":1e999}`, 400, izy.EINVALID, []string{"version"}},
@@ -114,6 +114,30 @@ func TestBodyLimitDefault(t *testing.T) {
 		e.do("POST", "/api/v1/customers", e.admin, over).wantError(t, 413, izy.ETOOLARGE)
 		if got := e.listAll("/api/v1/customers", e.admin, 10); len(got) != 0 {
 			t.Fatalf("%d customers stored", len(got))
+		}
+	})
+}
+
+// TestLenientContentType: a JSON body without a Content-Type, or with the one `curl -d`
+// sends, is accepted; scripts should not fail on a header that protects nothing here.
+func TestLenientContentType(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		e := newEnv(t, db)
+		for i, ctype := range []string{"", "application/x-www-form-urlencoded", "application/json; charset=utf-8"} {
+			req, _ := http.NewRequest("POST", e.url+"/api/v1/customers", strings.NewReader(`{"number":"N`+string(rune('0'+i))+`","name":"Lenient"}`))
+			if ctype != "" {
+				req.Header.Set("Content-Type", ctype)
+			}
+			req.Header.Set("Authorization", "Bearer "+e.admin)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if got, want := res.StatusCode, http.StatusCreated; got != want {
+				t.Fatalf("Content-Type %q: status %d, want %d: %s", ctype, got, want, b)
+			}
 		}
 	})
 }

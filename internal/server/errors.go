@@ -51,10 +51,17 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if code == izy.EINTERNAL {
 		id := requestID(r.Context())
 		s.log.Error("internal error", "err", err, "request_id", id, "method", r.Method, "path", r.URL.Path)
-		msg = "internal error; the server log has the details under request id " + id
+		writeJSON(w, http.StatusInternalServerError, internalError(id))
+		return
 	}
 	if code == izy.EUNAUTHORIZED {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="izytroniq"`)
 	}
 	writeJSON(w, httpStatus(code), errorBody{errorDetail{Code: code, Message: msg}})
+}
+
+// internalError is the answer to a failure the caller cannot act on; the details are in
+// the log under the request ID.
+func internalError(requestID string) errorBody {
+	return errorBody{errorDetail{Code: izy.EINTERNAL, Message: "internal error; the server log has the details under request id " + requestID}}
 }

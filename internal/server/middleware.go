@@ -61,9 +61,9 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		defer func() {
 			p := recover()
 			if p != nil && p != http.ErrAbortHandler {
-				s.log.Error("panic", "request_id", info.id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				s.log.Error("panic", "request_id", info.id, "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				if rec.status == 0 {
-					s.writeError(rec, r, fmt.Errorf("panic: %v", p))
+					writeJSON(rec, http.StatusInternalServerError, internalError(info.id))
 				}
 			}
 			s.metrics.inFlight.Add(-1)

@@ -3,9 +3,9 @@ package server
 import (
 	"bytes"
 	"embed"
+	"fmt"
 	"html/template"
 	"net/http"
-	"strconv"
 )
 
 //go:embed templates
@@ -27,7 +27,7 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) error {
 	h := s.ready(r.Context())
 	p.Ready = h.Status == pass
 	if c := h.Checks["database:schema"]; len(c) == 1 && c[0].ObservedValue != nil {
-		p.Schema = strconv.Itoa(c[0].ObservedValue.(int))
+		p.Schema = fmt.Sprint(c[0].ObservedValue)
 	}
 	for _, name := range []string{"database:ping", "database:schema"} {
 		if c := h.Checks[name]; len(c) == 1 && c[0].Status == fail && p.Problem == "" {

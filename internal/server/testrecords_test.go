@@ -185,8 +185,12 @@ func TestRecordTestRejects(t *testing.T) {
 			{"unknown kind", base(func(b map[string]any) { b["measurements"] = []any{m("earth_magic", 5, "Ω")} }), 400, []string{"earth_magic"}},
 			{"negative value", base(func(b map[string]any) { b["measurements"] = []any{m("insulation_resistance", -1, "MΩ")} }), 400, nil},
 			{"absurd value", base(func(b map[string]any) { b["measurements"] = []any{m("insulation_resistance", 1e300, "MΩ")} }), 400, nil},
-			{"missing value", base(func(b map[string]any) { b["measurements"] = []any{map[string]any{"kind": "insulation_resistance", "unit": "MΩ"}} }), 400, []string{"value"}},
-			{"value as text", base(func(b map[string]any) { b["measurements"] = []any{map[string]any{"kind": "insulation_resistance", "value": "5", "unit": "MΩ"}} }), 400, []string{"value"}},
+			{"missing value", base(func(b map[string]any) {
+				b["measurements"] = []any{map[string]any{"kind": "insulation_resistance", "unit": "MΩ"}}
+			}), 400, []string{"value"}},
+			{"value as text", base(func(b map[string]any) {
+				b["measurements"] = []any{map[string]any{"kind": "insulation_resistance", "value": "5", "unit": "MΩ"}}
+			}), 400, []string{"value"}},
 			{"result given", base(func(b map[string]any) { b["result"] = "pass" }), 400, []string{"result"}},
 			{"limit given", base(func(b map[string]any) {
 				b["measurements"] = []any{map[string]any{"kind": "insulation_resistance", "value": 5, "unit": "MΩ", "limit": map[string]any{"min": 0}}}
