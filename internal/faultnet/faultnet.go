@@ -77,6 +77,11 @@ func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 // armed for: once n bytes of that connection have passed in direction dir (at once for
 // n = 0), the proxy forwards nothing more and resets both sides. If the stream ends before
 // n bytes, the connection is not cut and the armed cut is used up all the same.
+//
+// On Linux the proxy waits (up to a second) until the peers' kernels have acknowledged
+// what it forwarded before it resets, so the receiver reads exactly n bytes and then the
+// reset. Elsewhere a reset may discard forwarded bytes still queued in the kernel, as a
+// real network failure may: the receiver reads at most n bytes.
 func (p *Proxy) CutAfter(dir Direction, n int64) {
 	if n < 0 {
 		n = 0

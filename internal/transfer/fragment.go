@@ -71,7 +71,10 @@ func (s *Service) writeFragment(sess *session, start, end int64, body io.Reader)
 func applyChunk(f *os.File, received []Range, pos int64, chunk, stored []byte) error {
 	for len(chunk) > 0 {
 		in, runEnd := covering(received, pos)
-		k := int(min(runEnd-pos+1, int64(len(chunk))))
+		k := len(chunk)
+		if rest := runEnd - pos; rest < int64(k-1) { // runEnd may be the largest int64
+			k = int(rest) + 1
+		}
 		if in {
 			if _, err := f.ReadAt(stored[:k], pos); err != nil {
 				return fmt.Errorf("read received bytes: %w", err)

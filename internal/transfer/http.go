@@ -130,9 +130,9 @@ func (s *Service) lockedSession(r *http.Request, u *izy.User) (*session, func(),
 	return sess, unlock, nil
 }
 
-// SessionStatus handles GET /bits/sessions/{id}: the received ranges of the caller's
+// GetSession handles GET /bits/sessions/{id}: the received ranges of the caller's
 // session, so that a client resumes at the first gap.
-func (s *Service) SessionStatus(w http.ResponseWriter, r *http.Request) error {
+func (s *Service) GetSession(w http.ResponseWriter, r *http.Request) error {
 	u, err := user(r)
 	if err != nil {
 		return err

@@ -9,7 +9,7 @@ type Range struct {
 // maxRanges bounds the separate runs a session may hold, so that a client sending tiny
 // scattered fragments cannot make the metadata (rewritten after each fragment) grow
 // without limit. Fragments sent in any order within a normal upload stay far below it.
-const maxRanges = 1024
+var maxRanges = 1024 // a variable for the tests
 
 // addRange returns the sorted, coalesced set rs with r added. rs is not changed.
 func addRange(rs []Range, r Range) []Range {

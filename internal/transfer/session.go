@@ -174,7 +174,7 @@ func (s *Service) closeSession(sess *session) (existed bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	f, fi, err := s.openRegular(dataElems, os.O_RDWR)
+	f, _, err := s.openRegular(dataElems, os.O_RDWR)
 	if errors.Is(err, fs.ErrNotExist) {
 		// A close that crashed after moving the bytes: the blob is there, finish the job.
 		if _, berr := s.statBlob(sess.SHA256); berr == nil {
@@ -191,7 +191,7 @@ func (s *Service) closeSession(sess *session) (existed bool, err error) {
 	h := sha256.New()
 	n, err := io.Copy(h, f)
 	if err == nil && n != sess.Size {
-		err = fmt.Errorf("data file has %d bytes, want %d", fi.Size(), sess.Size)
+		err = fmt.Errorf("data file has %d bytes, want %d", n, sess.Size)
 	}
 	if err == nil {
 		err = f.Sync()
@@ -229,11 +229,6 @@ func (s *Service) closeSession(sess *session) (existed bool, err error) {
 // commitBlob renames the verified file from into the blob store unless the blob is
 // there already (s.mu held, so two closes of the same content cannot both count it).
 func (s *Service) commitBlob(from, blob []string, size int64) (existed bool, err error) {
-	if _, err := s.statBlob(blob[len(blob)-1]); err == nil {
-		return true, nil
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return false, err
-	}
 	for i := 2; i < len(blob); i++ {
 		if err := s.root.Mkdir(join(blob[:i]), 0o750); err != nil && !errors.Is(err, fs.ErrExist) {
 			return false, err
@@ -242,15 +237,28 @@ func (s *Service) commitBlob(from, blob []string, size int64) (existed bool, err
 			return false, fmt.Errorf("%s: %w", join(blob[:i]), errors.Join(err, errNotPlain))
 		}
 	}
+	fi, err := s.root.Lstat(join(blob))
+	switch {
+	case err == nil && fi.Mode().IsRegular():
+		return true, nil
+	case err == nil && fi.Mode()&fs.ModeSymlink != 0:
+		// A link where the blob belongs: the rename below replaces the link itself, never
+		// what it points to.
+		s.log.Warn("replacing a link in the blob store", "path", join(blob))
+	case err == nil:
+		return false, fmt.Errorf("%s: %w", join(blob), errNotPlain)
+	case !errors.Is(err, fs.ErrNotExist):
+		return false, err
+	}
 	if err := s.rename(join(from), join(blob)); err != nil {
 		return false, err
 	}
+	s.blobs += size
 	for i := len(blob) - 1; i >= 1; i-- {
 		if err := s.syncDir(blob[:i]); err != nil {
 			return false, err
 		}
 	}
-	s.blobs += size
 	return false, nil
 }
 

@@ -9,10 +9,10 @@
 //
 // On disk, under the store's directory:
 //
-//	sha256/ab/cd/abcd…          a blob, named by its SHA-256 (64 hex digits)
-//	sessions/<uuid>/session.json owner, size, SHA-256, received ranges (replaced atomically)
-//	sessions/<uuid>/data         the upload's bytes at their final offsets (sparse)
-//	tmp/                         probe files of Health
+//	sha256/ab/cd/abcd…            a blob, named by its SHA-256 (64 hex digits)
+//	sessions/<uuid>/session.json  owner, size, SHA-256, received ranges (replaced atomically)
+//	sessions/<uuid>/data          the upload's bytes at their final offsets (sparse)
+//	tmp/                          probe files of Health
 package transfer
 
 import (
@@ -213,7 +213,7 @@ type Route struct {
 func (s *Service) Routes() []Route {
 	return []Route{
 		{"POST", "/bits/sessions", s.CreateSession},
-		{"GET", "/bits/sessions/{id}", s.SessionStatus},
+		{"GET", "/bits/sessions/{id}", s.GetSession},
 		{"PUT", "/bits/sessions/{id}", s.PutFragment},
 		{"POST", "/bits/sessions/{id}/close", s.CloseSession},
 		{"DELETE", "/bits/sessions/{id}", s.CancelSession},
