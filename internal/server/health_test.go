@@ -1,7 +1,12 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -137,5 +142,47 @@ func TestPanicRecovery(t *testing.T) {
 			t.Fatalf("panic detail leaked: %s", r.body)
 		}
 		doURL(t, url, "GET", "/api/v1/me", e.admin, nil).want(t, 200) // still serving
+	})
+}
+
+// TestBitsThroughServer uploads a blob in two fragments through the server's /bits routes
+// (authenticated like the API) and downloads a range of it; without a transfer service
+// the routes and the test page answer 503.
+func TestBitsThroughServer(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		e := newEnv(t, db)
+		data := []byte("0123456789abcdefghij")
+		sum := sha256.Sum256(data)
+		var sess struct{ ID string }
+		e.do("POST", "/bits/sessions", e.admin, map[string]any{"size": len(data), "sha256": hex.EncodeToString(sum[:])}).want(t, 201).decode(t, &sess)
+		for _, part := range []struct{ from, to int }{{10, 19}, {0, 9}} {
+			req, _ := http.NewRequest("PUT", e.url+"/bits/sessions/"+sess.ID, bytes.NewReader(data[part.from:part.to+1]))
+			req.Header.Set("Authorization", "Bearer "+e.admin)
+			req.Header.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", part.from, part.to, len(data)))
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode >= 300 {
+				t.Fatalf("PUT fragment %v: status %d", part, res.StatusCode)
+			}
+		}
+		e.do("POST", "/bits/sessions/"+sess.ID+"/close", e.admin, nil).want(t, 200, 201)
+		r := doHeaders(t, e.url+"/bits/blobs/"+hex.EncodeToString(sum[:]), map[string]string{"Authorization": "Bearer " + e.admin, "Range": "bytes=5-9"})
+		if got, want := r.status, http.StatusPartialContent; got != want {
+			t.Fatalf("ranged GET status %d, want %d", got, want)
+		}
+		if got, want := string(r.body), "56789"; got != want {
+			t.Fatalf("ranged GET body %q, want %q", got, want)
+		}
+		if got := doHeaders(t, e.url+"/bits/blobs/"+hex.EncodeToString(sum[:]), nil).status; got != http.StatusUnauthorized {
+			t.Fatalf("GET blob without token: status %d, want 401", got)
+		}
+
+		_, url := startServer(t, db, testConfig(newClock()))
+		if got := doHeaders(t, url+"/bits", nil).status; got != http.StatusServiceUnavailable {
+			t.Fatalf("/bits without a transfer service: status %d, want 503", got)
+		}
 	})
 }

@@ -1,10 +1,13 @@
 package server_test
 
 import (
+	"path/filepath"
+
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/izytroniq/izytroniq/internal/transfer"
 	"io"
 	"log/slog"
 	"net/http"
@@ -80,6 +83,12 @@ func newEnv(t *testing.T, db *sqldb.DB, change ...func(*server.Config)) *env {
 	t.Helper()
 	e := &env{t: t, db: db, clock: newClock()}
 	cfg := testConfig(e.clock)
+	ts, err := transfer.New(filepath.Join(t.TempDir(), "blobs"), transfer.Limits{}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ts.Close() })
+	cfg.Transfers = ts
 	for _, f := range change {
 		f(&cfg)
 	}

@@ -110,5 +110,12 @@ func (s *Server) Routes() []Route {
 		{"DELETE", "/api/v1/users/{id}", false, adminOnly, "Disable a user", s.disableUser},
 
 		{"GET", "/api/v1/audit", false, adminOnly, "Audit log, newest first (entity, entity_id, limit, cursor)", s.listAudit},
+
+		{"POST", "/bits/sessions", false, fieldStaff, "Open a resumable upload session (size, sha256)", s.bits(func(t Transfers) apiFunc { return t.CreateSession })},
+		{"GET", "/bits/sessions/{id}", false, fieldStaff, "Upload session status: received ranges, next offset", s.bits(func(t Transfers) apiFunc { return t.GetSession })},
+		{"PUT", "/bits/sessions/{id}", false, fieldStaff, "Upload one fragment (Content-Range; retried or out of order)", s.bits(func(t Transfers) apiFunc { return t.PutFragment })},
+		{"POST", "/bits/sessions/{id}/close", false, fieldStaff, "Verify SHA-256 and store the blob", s.bits(func(t Transfers) apiFunc { return t.CloseSession })},
+		{"DELETE", "/bits/sessions/{id}", false, fieldStaff, "Cancel an upload session", s.bits(func(t Transfers) apiFunc { return t.CancelSession })},
+		{"GET", "/bits/blobs/{sha256}", false, nil, "Download a blob (HEAD for size; Range, ETag, If-Range)", s.bits(func(t Transfers) apiFunc { return t.GetBlob })},
 	}
 }

@@ -30,6 +30,7 @@ type Config struct {
 	MaxBodyBytes         int64         // request body limit; default 1 MiB
 	Role                 string        // all (default), app or sync
 	Now                  func() time.Time
+	Transfers            Transfers // the /bits service; nil answers 503 there
 }
 
 // Process roles (serve --role).

@@ -48,7 +48,22 @@ func (s *Server) syncServicePage(w http.ResponseWriter, r *http.Request) error {
 
 // bitsPage stands for the manual's BITS upload server test page; transfers live below /bits/.
 func (s *Server) bitsPage(w http.ResponseWriter, r *http.Request) error {
-	s.writeTestPage(w, r, testPage{Name: "bits", State: "ready"})
+	p := testPage{Name: "bits", State: "ready"}
+	switch {
+	case s.cfg.Transfers == nil:
+		p.Detail = "no transfer service in this process"
+		p.Status, p.State = "unavailable", "unavailable"
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusServiceUnavailable, p)
+		return nil
+	case s.cfg.Transfers.Health() != nil:
+		p.Detail = "transfer store not writable: " + s.cfg.Transfers.Health().Error()
+		p.Status, p.State = "unavailable", "unavailable"
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusServiceUnavailable, p)
+		return nil
+	}
+	s.writeTestPage(w, r, p)
 	return nil
 }
 
