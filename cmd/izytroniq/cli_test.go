@@ -331,3 +331,20 @@ func TestUserCommands(t *testing.T) {
 		t.Errorf("passwd for an unknown user: %v", err)
 	}
 }
+
+func TestSeedCommand(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "izy.db")
+	_, _, err := runTest(t, nil, "seed", "--db", dsn, "--devices", "50")
+	if err == nil || !strings.Contains(err.Error(), "izytroniq db upgrade") {
+		t.Fatalf("seed on an empty database: %v, want an error naming izytroniq db upgrade", err)
+	}
+	mustRun(t, nil, "db", "upgrade", "--db", dsn)
+	out := mustRun(t, nil, "seed", "--db", dsn, "--devices", "200", "--measurements", "2000", "--customers", "4")
+	if !strings.Contains(out, "Done: 4 customers") || !strings.Contains(out, "200 devices") {
+		t.Fatalf("seed output:\n%s", out)
+	}
+	_, _, err = runTest(t, nil, "seed", "--db", dsn, "--devices", "10")
+	if err == nil || !strings.Contains(err.Error(), "already holds customers") {
+		t.Fatalf("second seed: %v, want a refusal", err)
+	}
+}

@@ -257,3 +257,17 @@ func TestRedactDSN(t *testing.T) {
 		}
 	}
 }
+
+func TestShortDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		12 * time.Hour:             "12h",
+		90 * time.Minute:           "1h30m",
+		30 * time.Minute:           "30m",
+		time.Hour + 30*time.Second: "1h0m30s",
+		45 * time.Second:           "45s",
+	} {
+		if got := shortDuration(d); got != want {
+			t.Errorf("shortDuration(%s) = %q, want %q", d, got, want)
+		}
+	}
+}

@@ -50,7 +50,8 @@ func (c *DBCommand) Run(ctx context.Context, args []string) error {
 		fmt.Fprint(c.stderr, dbUsage)
 		return usageErrorf("unknown db subcommand %q", sub)
 	}
-	fs := newFlagSet(c.env, "db "+sub, "db "+sub+" [--config FILE] [--db DSN] [--json]", dbUsage)
+	fs := flag.NewFlagSet("db "+sub, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
 	fs.Usage = func() { fmt.Fprint(c.stderr, dbUsage+"\nFlags:\n"); fs.PrintDefaults() }
 	var cf configFlags
 	cf.register(fs, true)
@@ -84,14 +85,14 @@ func (c *DBCommand) Run(ctx context.Context, args []string) error {
 
 // DBVersion is the output of `izytroniq db version --json`.
 type DBVersion struct {
-	SchemaVersion        int    `json:"schema_version"`
-	ProductVersion       string `json:"product_version"`
-	InstanceID           string `json:"instance_id"`
-	BinaryVersion        string `json:"binary_version"`
-	BinarySchemaVersion  int    `json:"binary_schema_version"`
-	Database             string `json:"database"`
-	UpgradeNeeded        bool   `json:"upgrade_needed"`
-	NewerThanThisBinary  bool   `json:"newer_than_this_binary"`
+	SchemaVersion       int    `json:"schema_version"`
+	ProductVersion      string `json:"product_version"`
+	InstanceID          string `json:"instance_id"`
+	BinaryVersion       string `json:"binary_version"`
+	BinarySchemaVersion int    `json:"binary_schema_version"`
+	Database            string `json:"database"`
+	UpgradeNeeded       bool   `json:"upgrade_needed"`
+	NewerThanThisBinary bool   `json:"newer_than_this_binary"`
 }
 
 func (c *DBCommand) version(ctx context.Context, db *sqldb.DB, dsn string, asJSON bool) error {

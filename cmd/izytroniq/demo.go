@@ -42,7 +42,7 @@ the URL and the admin login. The directory is deleted on exit unless --keep is g
 		return fmt.Errorf("create demo directory: %w", err)
 	}
 	if *keep {
-		defer fmt.Fprintf(c.stdout, "Kept %s (serve it again with: izytroniq serve --db %s)\n", dir, filepath.Join(dir, SQLiteFileName))
+		defer fmt.Fprintf(c.stdout, "Kept %s (serve it again with: IZYTRONIQ_DATA_DIR=%s izytroniq serve)\n", dir, dir)
 	} else {
 		defer os.RemoveAll(dir)
 	}

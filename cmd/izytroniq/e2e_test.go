@@ -74,7 +74,9 @@ func recordTest(t *testing.T, write, read *client) (string, testResponse) {
 	if m := tr.Measurements[1]; m.Limit.Min == nil || *m.Limit.Min != 0.3 || m.Limit.Unit != "MΩ" || m.Result != "pass" {
 		t.Fatalf("insulation measurement = %+v", m)
 	}
-	var dev2 struct{ NextDue string `json:"next_due"` }
+	var dev2 struct {
+		NextDue string `json:"next_due"`
+	}
 	write.do("GET", "/api/v1/devices/"+dev.ID, nil, &dev2, 200)
 	if dev2.NextDue != tr.NextDue {
 		t.Fatalf("device next_due = %q, want %q", dev2.NextDue, tr.NextDue)
@@ -239,8 +241,12 @@ func TestTwoServersOnePostgres(t *testing.T) {
 	migrations := 0
 	for _, p := range []*proc{a, b} {
 		for _, line := range strings.Split(p.out.String(), "\n") {
-			if strings.Contains(line, `"msg":"applied migration"`) {
-				migrations++
+			var rec struct {
+				Msg     string
+				Applied []int
+			}
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "migrated" {
+				migrations += len(rec.Applied)
 			}
 		}
 	}

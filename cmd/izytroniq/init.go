@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	izy "github.com/izytroniq/izytroniq"
 	"github.com/izytroniq/izytroniq/internal/password"
@@ -202,7 +203,7 @@ token_ttl = %s
 password_iterations = %d
 `, strconv.Quote(cfg.Listen), strconv.Quote(rel(cfg.DataDir)), dsnLine, strconv.Quote(cfg.Log.Level),
 		cfg.Escalation.FirstDays, cfg.Escalation.SecondDays, cfg.Limits.MaxBodyBytes,
-		strconv.Quote(cfg.Auth.TokenTTL.String()), cfg.Auth.PasswordIterations)
+		strconv.Quote(shortDuration(cfg.Auth.TokenTTL)), cfg.Auth.PasswordIterations)
 }
 
 func firstNonEmpty(s ...string) string {
@@ -212,4 +213,16 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// shortDuration writes d as people do: "12h", not "12h0m0s".
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

@@ -109,10 +109,23 @@ func bareEnv(all map[string]string) (*env, *syncBuffer, *syncBuffer) {
 	return e, &out, &errOut
 }
 
+// withDataDir gives a command without a configuration file a temporary data directory,
+// so that no test writes logs into the source tree.
+func withDataDir(t testing.TB, vars map[string]string, args []string) map[string]string {
+	if slices.Contains(args, "--config") || vars["IZYTRONIQ_DATA_DIR"] != "" || vars["IZYTRONIQ_CONFIG"] != "" {
+		return vars
+	}
+	m := map[string]string{"IZYTRONIQ_DATA_DIR": t.TempDir()}
+	for k, v := range vars {
+		m[k] = v
+	}
+	return m
+}
+
 // runTest runs the program in this process and returns its output and error.
 func runTest(t testing.TB, vars map[string]string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	e, out, errOut := testEnv(vars)
+	e, out, errOut := testEnv(withDataDir(t, vars, args))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	err = runEnv(ctx, args, e)
@@ -159,7 +172,7 @@ func initDir(t testing.TB, extra ...string) string {
 // ends, and returns its base URL.
 func serveInProcess(t testing.TB, vars map[string]string, args ...string) string {
 	t.Helper()
-	e, out, errOut := testEnv(vars)
+	e, out, errOut := testEnv(withDataDir(t, vars, args))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- runEnv(ctx, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...), e) }()
@@ -231,6 +244,7 @@ func start(t testing.TB, vars map[string]string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(binary(t), args...)
 	cmd.Env = processEnv(vars)
+	cmd.Dir = t.TempDir() // where a default ./data would go
 	p := &proc{cmd: cmd, out: new(syncBuffer), done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {

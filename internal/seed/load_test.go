@@ -60,3 +60,32 @@ func TestLoadIntoDatabase(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkGenerateAndLoad measures seeding end to end, generator and bulk loader
+// together, on each dialect: the "bulk load" row rate of SPEC §9.
+func BenchmarkGenerateAndLoad(b *testing.B) {
+	for _, dialect := range sqldbtest.Dialects() {
+		b.Run(dialect, func(b *testing.B) {
+			var rows int64
+			for b.Loop() {
+				b.StopTimer()
+				db := sqldbtest.MustOpen(b, dialect)
+				b.StartTimer()
+				l, err := db.NewLoader(context.Background(), 0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				st, err := seed.Generate(context.Background(), l, seed.Options{Devices: 20000, Measurements: 200000, Seed: 1, Today: today})
+				if err != nil {
+					l.Abort()
+					b.Fatal(err)
+				}
+				if err := l.Close(); err != nil {
+					b.Fatal(err)
+				}
+				rows += st.Rows()
+			}
+			b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}

@@ -27,7 +27,7 @@ type Loader interface {
 // Options size the generated data. The zero value of a field picks its default.
 type Options struct {
 	Devices      int      // default 5,000
-	Customers    int      // default one per 400 devices, at least 3
+	Customers    int      // default one per 400 devices, at least 3 (at most Devices)
 	YearsOfTests int      // how far the test history reaches back; default 3
 	Measurements int      // when > 0, about this many measurements in all (histories grow or shrink to fit; every tested device keeps at least its last test)
 	Seed         uint64   // the same seed and options give the same data
@@ -107,16 +107,16 @@ func newGenerator(o Options) (*generator, error) {
 		return nil, fmt.Errorf("seed: devices must not be negative")
 	}
 	if o.Customers == 0 {
-		o.Customers = max(3, o.Devices/400)
+		o.Customers = min(o.Devices, max(3, o.Devices/400))
 	}
-	if o.Customers < 1 || o.Customers > max(1, o.Devices) && o.Devices > 0 {
+	if o.Customers < 1 || o.Customers > o.Devices {
 		return nil, fmt.Errorf("seed: customers must be between 1 and the number of devices")
 	}
 	if o.YearsOfTests == 0 {
 		o.YearsOfTests = 3
 	}
 	if o.YearsOfTests < 0 || o.YearsOfTests > 50 {
-		return nil, fmt.Errorf("seed: years of tests must be between 0 and 50")
+		return nil, fmt.Errorf("seed: years of tests must be between 1 and 50")
 	}
 	if o.Measurements < 0 {
 		return nil, fmt.Errorf("seed: measurements must not be negative")
@@ -131,8 +131,7 @@ func newGenerator(o Options) (*generator, error) {
 		o:     o,
 		rng:   rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
 		start: time.Now(),
-		// IDs start at midnight of the day before Today, so that two seeds of the same day
-		// with different seeds still differ in their random bits only.
+		// IDs count up from midnight before Today, so the same options give the same IDs.
 		idMS: o.Today.AddDays(-1).Time().UnixMilli(),
 	}
 	g.oldStandard = izy.DefaultStandard

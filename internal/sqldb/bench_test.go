@@ -2,6 +2,7 @@ package sqldb_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -19,6 +20,7 @@ import (
 //
 //	IZYTRONIQ_TEST_POSTGRES=postgres://… go test -run '^$' -bench . ./internal/sqldb/
 //
+// BenchmarkBareListDevicesPage measures the bare SQL rate of the page query for comparison.
 // IZYTRONIQ_BENCH_DEVICES sets the number of devices seeded for the read benchmarks
 // (default 20,000 over 10 customers).
 
@@ -150,6 +152,63 @@ func BenchmarkListDevicesPage(b *testing.B) {
 		})
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pages/s")
 	})
+}
+
+// BenchmarkBareListDevicesPage is the reference for BenchmarkListDevicesPage: the same
+// page query on SQLite through database/sql with two connections, scanning into plain
+// variables, without the store around it.
+func BenchmarkBareListDevicesPage(b *testing.B) {
+	dsn := sqldbtest.DSN(b, sqldb.SQLite)
+	db := sqldbtest.MustOpenDSN(b, dsn)
+	if _, err := db.Migrate(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	customers, _ := seed(b, db, benchDevices())
+	bare, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bare.Close()
+	bare.SetMaxOpenConns(2)
+	bare.SetMaxIdleConns(2)
+	const q = `SELECT id, customer_id, location_id, inventory_id, designation, type, manufacturer, model,
+		serial_number, protection_class, cable_length_m, cable_cross_section_mm2, heating_elements,
+		heating_power_kw, cost_centre, department, standard, interval_months, comment, status, tag,
+		medical, medical_udi, applied_parts_b, applied_parts_bf, applied_parts_cf, medical_network,
+		last_test_date, last_result, next_due, version, seq, created_at, updated_at
+		FROM devices WHERE customer_id = ? ORDER BY id LIMIT 101`
+	st, err := bare.Prepare(q)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	var n atomic.Int64
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		vals := make([]any, 34)
+		ptrs := make([]any, 34)
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		for pb.Next() {
+			rows, err := st.Query(customers[n.Add(1)%10])
+			if err != nil {
+				b.Fatal(err)
+			}
+			got := 0
+			for rows.Next() {
+				if err := rows.Scan(ptrs...); err != nil {
+					b.Fatal(err)
+				}
+				got++
+			}
+			rows.Close()
+			if got != 101 {
+				b.Fatalf("got %d rows", got)
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pages/s")
 }
 
 func BenchmarkGetDevice(b *testing.B) {

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -53,8 +54,10 @@ type DB struct {
 	opts    Options
 	log     *slog.Logger
 
-	rebound sync.Map // query with ? → query with $n (PostgreSQL only)
-	stmts   sync.Map // hot read queries prepared once on r (SQLite only)
+	rebound   sync.Map // query with ? → query with $n (PostgreSQL only)
+	rstmts    sync.Map // SQLite: queries prepared once on r
+	wstmts    sync.Map // SQLite: queries prepared once on w
+	nprepared atomic.Int64
 }
 
 // Open opens the database named by dsn without migrating it: "postgres://…" or
@@ -141,6 +144,7 @@ func (db *DB) openSQLite(ctx context.Context, dsn string) error {
 		w.Close()
 		return fmt.Errorf("open database %s: %w", name, err)
 	}
+	q.Add("_pragma", "query_only(1)") // the reader pool never writes, by construction
 	r, err := sql.Open("sqlite", name+sep+q.Encode())
 	if err != nil {
 		w.Close()
@@ -162,10 +166,12 @@ func (db *DB) openSQLite(ctx context.Context, dsn string) error {
 
 // Close closes the pools.
 func (db *DB) Close() error {
-	db.stmts.Range(func(_, v any) bool {
-		v.(*sql.Stmt).Close()
-		return true
-	})
+	for _, m := range []*sync.Map{&db.rstmts, &db.wstmts} {
+		m.Range(func(_, v any) bool {
+			v.(*sql.Stmt).Close()
+			return true
+		})
+	}
 	err := db.w.Close()
 	if db.r != db.w {
 		if err2 := db.r.Close(); err == nil {
@@ -221,22 +227,62 @@ func (db *DB) rebind(q string) string {
 	return s
 }
 
-// tx is a transaction that rebinds its queries.
+// tx is a transaction that rebinds its queries and, on SQLite, runs them as statements
+// prepared once per connection.
 type tx struct {
 	*sql.Tx
-	db *DB
+	db      *DB
+	stmts   *sync.Map // prepared statements of the pool the transaction runs on; nil for none
+	pool    *sql.DB
+	pending []string // queries to prepare once the transaction has ended
+}
+
+// stmt returns q prepared, bound to the transaction, or nil to run q unprepared. A query
+// seen for the first time is prepared after the transaction: preparing on the pool now
+// would wait for a connection that this transaction may be holding (SQLite's writer pool
+// has exactly one).
+func (t *tx) stmt(ctx context.Context, q string) *sql.Stmt {
+	if t.stmts == nil {
+		return nil
+	}
+	if v, ok := t.stmts.Load(q); ok {
+		return t.StmtContext(ctx, v.(*sql.Stmt))
+	}
+	t.pending = append(t.pending, q)
+	return nil
 }
 
 func (t *tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := t.stmt(ctx, q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
 	return t.ExecContext(ctx, t.db.rebind(q), args...)
 }
 
 func (t *tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := t.stmt(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
 	return t.QueryContext(ctx, t.db.rebind(q), args...)
 }
 
 func (t *tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := t.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return t.QueryRowContext(ctx, t.db.rebind(q), args...)
+}
+
+// newTx wraps a transaction begun on pool.
+func (db *DB) newTx(sqlTx *sql.Tx, pool *sql.DB) *tx {
+	t := &tx{Tx: sqlTx, db: db, pool: pool}
+	if db.dialect == SQLite {
+		t.stmts = &db.rstmts
+		if pool == db.w {
+			t.stmts = &db.wstmts
+		}
+	}
+	return t
 }
 
 // write runs fn in a write transaction and commits when fn returns nil.
@@ -245,15 +291,24 @@ func (db *DB) write(ctx context.Context, fn func(t *tx) error) error {
 	if err != nil {
 		return dbErr("begin", err)
 	}
-	t := &tx{Tx: sqlTx, db: db}
+	t := db.newTx(sqlTx, db.w)
 	if err := fn(t); err != nil {
 		sqlTx.Rollback()
+		db.preparePending(t)
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return dbErr("commit", err)
 	}
+	db.preparePending(t)
 	return nil
+}
+
+// preparePending prepares the queries t ran unprepared, now that t has ended.
+func (db *DB) preparePending(t *tx) {
+	for _, q := range t.pending {
+		db.prepared(context.Background(), t.pool, t.stmts, q)
+	}
 }
 
 // read runs fn in a read transaction, so that its statements see one snapshot.
@@ -267,9 +322,10 @@ func (db *DB) read(ctx context.Context, fn func(t *tx) error) error {
 	if err != nil {
 		return dbErr("begin", err)
 	}
-	t := &tx{Tx: sqlTx, db: db}
+	t := db.newTx(sqlTx, db.r)
 	err = fn(t)
 	sqlTx.Rollback()
+	db.preparePending(t)
 	return err
 }
 
@@ -277,7 +333,7 @@ func (db *DB) read(ctx context.Context, fn func(t *tx) error) error {
 // transaction of its own. On SQLite the statement is prepared once per connection.
 func (db *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	if db.dialect == SQLite {
-		if st := db.stmt(ctx, q); st != nil {
+		if st := db.prepared(ctx, db.r, &db.rstmts, q); st != nil {
 			return st.QueryRowContext(ctx, args...)
 		}
 	}
@@ -287,27 +343,36 @@ func (db *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 // query is queryRow for many rows.
 func (db *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	if db.dialect == SQLite {
-		if st := db.stmt(ctx, q); st != nil {
+		if st := db.prepared(ctx, db.r, &db.rstmts, q); st != nil {
 			return st.QueryContext(ctx, args...)
 		}
 	}
 	return db.r.QueryContext(ctx, db.rebind(q), args...)
 }
 
-// stmt returns q prepared on the reader pool. pgx caches prepared statements itself;
-// modernc's SQLite driver does not, and parsing is a large part of a small read.
-func (db *DB) stmt(ctx context.Context, q string) *sql.Stmt {
-	if v, ok := db.stmts.Load(q); ok {
+// maxPrepared bounds each pool's statement cache; list queries are built from filters, so
+// the set of texts is finite but not tiny.
+const maxPrepared = 512
+
+// prepared returns q prepared on pool, cached in m. pgx caches prepared statements itself;
+// modernc's SQLite driver does not, and parsing is a large part of a small statement.
+// It returns nil when q should run unprepared.
+func (db *DB) prepared(ctx context.Context, pool *sql.DB, m *sync.Map, q string) *sql.Stmt {
+	if v, ok := m.Load(q); ok {
 		return v.(*sql.Stmt)
 	}
-	st, err := db.r.PrepareContext(ctx, q)
+	if db.nprepared.Load() >= maxPrepared {
+		return nil
+	}
+	st, err := pool.PrepareContext(ctx, q)
 	if err != nil {
 		return nil // let the unprepared path report the error
 	}
-	if v, loaded := db.stmts.LoadOrStore(q, st); loaded {
+	if v, loaded := m.LoadOrStore(q, st); loaded {
 		st.Close()
 		return v.(*sql.Stmt)
 	}
+	db.nprepared.Add(1)
 	return st
 }
 
@@ -368,6 +433,19 @@ func isForeignKey(err error) bool {
 	return false
 }
 
+// isCheck reports whether err is a CHECK or NOT NULL violation.
+func isCheck(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_CHECK || se.Code() == sqlite3.SQLITE_CONSTRAINT_NOTNULL
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "23514" || pe.Code == "23502"
+	}
+	return false
+}
+
 func isBusy(err error) bool {
 	var se *sqlite.Error
 	if errors.As(err, &se) {
@@ -389,6 +467,9 @@ func constraintErr(what string, err error, unique, fk string) error {
 			fk = "a referenced row does not exist"
 		}
 		return izy.Errorf(izy.EINVALID, "%s", fk)
+	case isCheck(err):
+		// The domain validates first; this is the database's own guard.
+		return izy.Errorf(izy.EINVALID, "%s: a value is out of range or missing", what)
 	}
 	return dbErr(what, err)
 }

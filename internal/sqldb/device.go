@@ -18,20 +18,27 @@ const deviceCols = `id, customer_id, location_id, inventory_id, designation, typ
 const deviceColCount = 34
 
 func scanDevice(s interface{ Scan(...any) error }, d *izy.Device) error {
+	// Plain int64 and string targets avoid database/sql's reflection; this runs for every
+	// row of every device list.
 	var medical bool
 	var m izy.MedicalInfo
-	err := s.Scan(&d.ID, &d.CustomerID, &d.LocationID, &d.InventoryID, &d.Designation, &d.Type,
-		&d.Manufacturer, &d.Model, &d.SerialNumber, &d.ProtectionClass, &d.CableLengthM,
-		&d.CableCrossMM2, &d.HeatingElements, &d.HeatingPowerKW, &d.CostCentre, &d.Department,
-		&d.Standard, &d.IntervalMonths, &d.Comment, &d.Status, &d.Tag,
-		&medical, &m.UDI, &m.AppliedB, &m.AppliedBF, &m.AppliedCF, &m.NetworkAware,
-		&d.LastTestDate, &d.LastResult, &d.NextDue, &d.Version, &d.Seq,
+	var class string
+	var interval, appB, appBF, appCF int64
+	err := s.Scan(&d.ID, &d.CustomerID, strPtrCol{&d.LocationID}, &d.InventoryID, &d.Designation, &d.Type,
+		&d.Manufacturer, &d.Model, &d.SerialNumber, &class, &d.CableLengthM,
+		&d.CableCrossMM2, &d.HeatingElements, floatPtrCol{&d.HeatingPowerKW}, &d.CostCentre, &d.Department,
+		&d.Standard, &interval, &d.Comment, &d.Status, &d.Tag,
+		&medical, &m.UDI, &appB, &appBF, &appCF, &m.NetworkAware,
+		dateCol{&d.LastTestDate}, &d.LastResult, dateCol{&d.NextDue}, &d.Version, &d.Seq,
 		timeCol{&d.CreatedAt}, timeCol{&d.UpdatedAt})
 	if err != nil {
 		return err
 	}
+	d.ProtectionClass = izy.ProtectionClass(class)
+	d.IntervalMonths = int(interval)
 	d.Medical = nil
 	if medical {
+		m.AppliedB, m.AppliedBF, m.AppliedCF = int(appB), int(appBF), int(appCF)
 		d.Medical = &m
 	}
 	return nil

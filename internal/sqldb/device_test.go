@@ -315,3 +315,19 @@ var cmpSorted = cmp.Transformer("sort", func(in []string) []string {
 	slices.Sort(out)
 	return out
 })
+
+func TestConstraintGuards(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := testCtx()
+		c := mustCustomer(t, db, "K-1")
+		d := newDevice(c.ID, "D1")
+		d.ProtectionClass = "IV" // the domain would refuse it; the database refuses it too
+		wantCode(t, db.CreateDevice(ctx, d), izy.EINVALID)
+		ok := mustDevice(t, db, newDevice(c.ID, "D2"))
+		x := newTest(t, ok.ID, "2025-01-01", "maybe", "2026-01-01")
+		wantCode(t, db.CreateTest(ctx, x), izy.EINVALID)
+		u := mustUser(t, db, "eva", izy.RoleClerk)
+		u.Role = "boss"
+		wantCode(t, db.UpdateUser(ctx, u), izy.EINVALID)
+	})
+}

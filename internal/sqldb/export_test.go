@@ -1,6 +1,9 @@
 package sqldb
 
-import "context"
+import (
+	"context"
+	"database/sql"
+)
 
 // Exec runs a statement for tests that need to set up states no method makes.
 func (db *DB) Exec(ctx context.Context, q string, args ...any) error {
@@ -20,3 +23,8 @@ var SchemaErr = schemaErr
 var LikePattern = likePattern
 
 var Rebind = func(q string) string { return (&DB{dialect: Postgres}).rebind(q) }
+
+// QueryRow runs a query on the reader pool.
+func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return db.r.QueryRowContext(ctx, db.rebind(q), args...)
+}

@@ -10,7 +10,7 @@ import (
 const instrumentCols = "id, type, manufacturer, model, serial_number, calibration_due, status, version, seq, created_at, updated_at"
 
 func scanInstrument(s interface{ Scan(...any) error }, i *izy.Instrument) error {
-	return s.Scan(&i.ID, &i.Type, &i.Manufacturer, &i.Model, &i.SerialNumber, &i.CalibrationDue,
+	return s.Scan(&i.ID, &i.Type, &i.Manufacturer, &i.Model, &i.SerialNumber, dateCol{&i.CalibrationDue},
 		&i.Status, &i.Version, &i.Seq, timeCol{&i.CreatedAt}, timeCol{&i.UpdatedAt})
 }
 

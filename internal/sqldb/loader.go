@@ -524,11 +524,18 @@ func floatPtr(p *float64) any {
 	return *p
 }
 
+// dateVal is d.Value without fmt, which shows in bulk-load profiles.
 func dateVal(d izy.Date) any {
 	if d.IsZero() {
 		return nil
 	}
-	return d.String()
+	if d.Year < 1000 || d.Year > 9999 {
+		return d.String()
+	}
+	b := make([]byte, 0, 10)
+	b = strconv.AppendInt(b, int64(d.Year), 10)
+	b = append(b, '-', byte('0'+d.Month/10), byte('0'+d.Month%10), '-', byte('0'+d.Day/10), byte('0'+d.Day%10))
+	return string(b)
 }
 
 // driverValue turns the few non-driver types the rows carry into driver values.

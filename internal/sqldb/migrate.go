@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	izy "github.com/izytroniq/izytroniq"
@@ -21,22 +22,34 @@ import (
 //go:embed migrations
 var migrationFS embed.FS
 
-// Migration is one numbered schema change of one dialect.
-type Migration struct {
+// migration is one numbered schema change of one dialect.
+type migration struct {
 	Version  int
 	Name     string // file name, e.g. "0001_init.sql"
 	SQL      string
 	Checksum string // hex SHA-256 of SQL
 }
 
+var (
+	sqliteMigrations   = sync.OnceValue(func() []migration { return loadMigrations(SQLite) })
+	postgresMigrations = sync.OnceValue(func() []migration { return loadMigrations(Postgres) })
+)
+
 // migrations returns the embedded migrations of dialect in version order.
-func migrations(dialect string) []Migration {
+func migrations(dialect string) []migration {
+	if dialect == Postgres {
+		return postgresMigrations()
+	}
+	return sqliteMigrations()
+}
+
+func loadMigrations(dialect string) []migration {
 	dir := path.Join("migrations", dialect)
 	entries, err := fs.ReadDir(migrationFS, dir)
 	if err != nil {
 		panic(err)
 	}
-	var ms []Migration
+	var ms []migration
 	for _, e := range entries {
 		name := e.Name()
 		if !strings.HasSuffix(name, ".sql") {
@@ -52,7 +65,7 @@ func migrations(dialect string) []Migration {
 			panic(err)
 		}
 		sum := sha256.Sum256(b)
-		ms = append(ms, Migration{Version: v, Name: name, SQL: string(b), Checksum: hex.EncodeToString(sum[:])})
+		ms = append(ms, migration{Version: v, Name: name, SQL: string(b), Checksum: hex.EncodeToString(sum[:])})
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].Version < ms[j].Version })
 	for i, m := range ms {
@@ -250,7 +263,7 @@ func (db *DB) Migrate(ctx context.Context) (applied []int, err error) {
 
 // step applies migration m in t unless the schema, read inside the lock, is already there.
 // It reports whether it applied m.
-func (db *DB) step(ctx context.Context, t *tx, m Migration) (bool, error) {
+func (db *DB) step(ctx context.Context, t *tx, m migration) (bool, error) {
 	cur, err := db.schemaVersion(ctx, t.Tx)
 	if err != nil {
 		return false, err
@@ -308,7 +321,7 @@ func (db *DB) finish(ctx context.Context, t *tx) error {
 // migrateSQLite takes the lock by BEGIN IMMEDIATE on the writer connection: each
 // migration's transaction holds the database's write lock, and the schema version is read
 // again inside it, so processes starting together apply every migration exactly once.
-func (db *DB) migrateSQLite(ctx context.Context, ms []Migration) ([]int, error) {
+func (db *DB) migrateSQLite(ctx context.Context, ms []migration) ([]int, error) {
 	conn, err := db.w.Conn(ctx)
 	if err != nil {
 		return nil, dbErr("migrate", err)
@@ -335,7 +348,7 @@ func (db *DB) migrateSQLite(ctx context.Context, ms []Migration) ([]int, error) 
 			}
 			return dbErr("migrate: begin", err)
 		}
-		t := &tx{Tx: sqlTx, db: db}
+		t := &tx{Tx: sqlTx, db: db} // migrations change the schema: no cached statements
 		if err := fn(t); err != nil {
 			sqlTx.Rollback()
 			return err
@@ -346,7 +359,7 @@ func (db *DB) migrateSQLite(ctx context.Context, ms []Migration) ([]int, error) 
 }
 
 // migrateSteps runs each migration and then finish, each through run (one transaction).
-func (db *DB) migrateSteps(ctx context.Context, ms []Migration, run func(func(t *tx) error) error) ([]int, error) {
+func (db *DB) migrateSteps(ctx context.Context, ms []migration, run func(func(t *tx) error) error) ([]int, error) {
 	var applied []int
 	for _, m := range ms {
 		ok := false
@@ -376,7 +389,7 @@ func migrateLockKey(schema string) int64 {
 // migratePostgres holds a session advisory lock on a dedicated connection, polled with
 // pg_try_advisory_lock until MigrateLockTimeout, and applies each migration in its own
 // transaction on that connection.
-func (db *DB) migratePostgres(ctx context.Context, ms []Migration) ([]int, error) {
+func (db *DB) migratePostgres(ctx context.Context, ms []migration) ([]int, error) {
 	conn, err := db.w.Conn(ctx)
 	if err != nil {
 		return nil, dbErr("migrate", err)
@@ -415,7 +428,7 @@ func (db *DB) migratePostgres(ctx context.Context, ms []Migration) ([]int, error
 		if err != nil {
 			return dbErr("migrate: begin", err)
 		}
-		t := &tx{Tx: sqlTx, db: db}
+		t := &tx{Tx: sqlTx, db: db} // migrations change the schema: no cached statements
 		if err := fn(t); err != nil {
 			sqlTx.Rollback()
 			return err

@@ -21,8 +21,8 @@ const measurementColCount = 11
 func scanTest(s interface{ Scan(...any) error }, t *izy.Test) error {
 	var version int64
 	var updatedAt time.Time // tests are never updated
-	return s.Scan(&t.ID, &t.DeviceID, &t.CustomerID, &t.Date, nullString{&t.InspectorID}, &t.InstrumentID,
-		&t.Standard, &t.VisualOK, &t.FunctionalOK, &t.Result, &t.Comment, &t.NextDue, &version, &t.Seq,
+	return s.Scan(&t.ID, &t.DeviceID, &t.CustomerID, dateCol{&t.Date}, nullString{&t.InspectorID}, &t.InstrumentID,
+		&t.Standard, &t.VisualOK, &t.FunctionalOK, &t.Result, &t.Comment, dateCol{&t.NextDue}, &version, &t.Seq,
 		timeCol{&t.CreatedAt}, timeCol{&updatedAt})
 }
 

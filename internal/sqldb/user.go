@@ -261,7 +261,7 @@ func (db *DB) UpdateUser(ctx context.Context, u *izy.User) error {
 			version = version + 1, seq = ?, updated_at = ? WHERE id = ? AND version = ?`,
 			u.DisplayName, string(u.Role), u.Disabled, seq, db.ts(now()), u.ID, u.Version)
 		if err != nil {
-			return dbErr("update user", err)
+			return constraintErr("update user", err, "", "")
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return t.versionErr(ctx, "users", "user", u.ID, u.Version)

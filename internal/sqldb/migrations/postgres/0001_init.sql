@@ -159,8 +159,8 @@ CREATE TABLE tests (
 );
 CREATE INDEX tests_device_date ON tests (device_id, date);
 CREATE INDEX tests_customer ON tests (customer_id, id);
-CREATE INDEX tests_instrument ON tests (instrument_id);
-CREATE INDEX tests_inspector ON tests (inspector_id);
+-- No index on tests.instrument_id or tests.inspector_id: instruments and users are never
+-- deleted (they are retired or disabled), and each index costs every recorded test.
 CREATE INDEX tests_seq ON tests (seq);
 
 CREATE TABLE measurements (
