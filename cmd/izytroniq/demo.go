@@ -102,6 +102,13 @@ Izytroniq demo is running.
 Press Ctrl+C to stop.
 `, url, pw, pw, url, url, dir, filepath.Join(dir, "logs", LogFileName))
 
-	srv := server.New(db, serverConfig(&cfg), logger)
+	ts, err := openTransfers(ctx, &cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer ts.Close()
+	sc := serverConfig(&cfg)
+	sc.Transfers = ts
+	srv := server.New(db, sc, logger)
 	return srv.Serve(ctx, ln, "", "")
 }

@@ -80,7 +80,14 @@ migrate exactly once). SIGINT or SIGTERM stops the server gracefully.`)
 		logger.Error("listen", "err", err)
 		return fmt.Errorf("listen on %s: %w (is another server running? change listen or use --listen)", cfg.Listen, err)
 	}
-	srv := server.New(db, serverConfig(cfg), logger)
+	ts, err := openTransfers(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer ts.Close()
+	sc := serverConfig(cfg)
+	sc.Transfers = ts
+	srv := server.New(db, sc, logger)
 	if err := srv.Serve(ctx, ln, cfg.TLS.Cert, cfg.TLS.Key); err != nil {
 		logger.Error("serve", "err", err)
 		return err

@@ -9,10 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	izy "github.com/izytroniq/izytroniq"
 	"github.com/izytroniq/izytroniq/internal/server"
 	"github.com/izytroniq/izytroniq/internal/sqldb"
+	"github.com/izytroniq/izytroniq/internal/transfer"
 )
 
 func parseLevel(s string) (slog.Level, error) {
@@ -75,6 +77,17 @@ func openDB(ctx context.Context, cfg *Config, logger *slog.Logger) (*sqldb.DB, s
 		return nil, "", fmt.Errorf("open database %s: %w (check database.dsn in the configuration, IZYTRONIQ_DB or --db)", redactDSN(dsn), err)
 	}
 	return db, dsn, nil
+}
+
+// openTransfers opens the /bits transfer store in the data directory and starts expiring
+// idle upload sessions until ctx ends.
+func openTransfers(ctx context.Context, cfg *Config, logger *slog.Logger) (*transfer.Service, error) {
+	ts, err := transfer.New(filepath.Join(cfg.DataDir, "blobs"), transfer.Limits{}, logger.With("component", "transfer"))
+	if err != nil {
+		return nil, fmt.Errorf("open transfer store: %w (check that data_dir %s is writable)", err, cfg.DataDir)
+	}
+	go ts.Run(ctx, 10*time.Minute)
+	return ts, nil
 }
 
 // serverConfig is the part of cfg the HTTP server needs.
