@@ -26,21 +26,22 @@ import (
 // concurrent use. It keeps the context given to NewLoader, since its methods are called
 // row by row.
 type Loader struct {
-	db      *DB
-	ctx     context.Context
-	conn    *sql.Conn
-	batch   int
-	pending int       // rows in the open transaction
-	at      time.Time // the timestamp of rows that bring none
-	atValue any       // db.ts(at)
-	seq     int64     // SQLite: last seq taken in this transaction
-	seqs    []int64   // PostgreSQL: seq numbers taken from the sequence, not yet used
-	tables  []*loadTable
-	counts  map[string]int64
-	args    []driver.NamedValue // reused for every INSERT
-	inTx    bool
-	err     error
-	done    bool
+	db       *DB
+	ctx      context.Context
+	conn     *sql.Conn
+	batch    int
+	pending  int       // rows in the open transaction
+	at       time.Time // the timestamp of rows that bring none
+	atValue  any       // db.ts(at)
+	seq      int64     // SQLite: last seq taken in this transaction
+	seqs     []int64   // PostgreSQL: seq numbers taken from the sequence, not yet used
+	seqBlock int       // PostgreSQL: size of the last block of seq numbers fetched
+	tables   []*loadTable
+	counts   map[string]int64
+	args     []driver.NamedValue // reused for every INSERT
+	inTx     bool
+	err      error
+	done     bool
 }
 
 // loadTable buffers the rows of one table.
@@ -150,7 +151,9 @@ func (l *Loader) nextSeq() (int64, error) {
 		return l.seq, nil
 	}
 	if len(l.seqs) == 0 {
-		n := min(max(l.batch, 1000), 100000)
+		// Fetch in growing blocks: small loads take few numbers, large ones few round trips.
+		l.seqBlock = min(max(2*l.seqBlock, 1024), 100000)
+		n := l.seqBlock
 		rows, err := l.conn.QueryContext(l.ctx, "SELECT nextval('change_seq') FROM generate_series(1, $1)", n)
 		if err != nil {
 			return 0, dbErr("loader: sequence", err)
