@@ -44,7 +44,14 @@ func measurementArgs(args []any, testID string, pos int, m *izy.Measurement) []a
 	if m.Limit != nil {
 		lmin, lmax, lunit = m.Limit.Min, m.Limit.Max, m.Limit.Unit
 	}
-	return append(args, testID, pos, m.Kind, m.Value, m.Unit, nil, params, lmin, lmax, lunit, m.Result)
+	// base_value is the reading in ohms or amperes, so reports and queries can compare
+	// readings taken in different units; NULL only for a reading the domain cannot convert
+	// (which evaluation has already refused, so only for imported legacy data).
+	var base any
+	if v, err := izy.NormalizeValue(m.Kind, m.Value, m.Unit); err == nil {
+		base = v
+	}
+	return append(args, testID, pos, m.Kind, m.Value, m.Unit, base, params, lmin, lmax, lunit, m.Result)
 }
 
 func scanMeasurement(s interface{ Scan(...any) error }, testID *string, m *izy.Measurement) error {

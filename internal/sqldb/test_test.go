@@ -52,6 +52,14 @@ func TestCreateTest(t *testing.T) {
 		if diff := cmp.Diff(first, got); diff != "" {
 			t.Fatalf("get after create (-want +got):\n%s", diff)
 		}
+		// The insulation reading of 2.5 MΩ is stored in ohms beside the value as given.
+		var base float64
+		if err := db.QueryRow(ctx, "SELECT base_value FROM measurements WHERE test_id = ? AND position = 1", first.ID).Scan(&base); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := base, 2.5e6; got != want {
+			t.Fatalf("base_value of 2.5 MΩ = %v, want %v", got, want)
+		}
 		checkDevice := func(t *testing.T, last, result, due string) {
 			t.Helper()
 			dev, err := db.GetDevice(ctx, d.ID)
