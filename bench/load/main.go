@@ -265,7 +265,32 @@ func testBody(d device, r *rand.Rand) map[string]any {
 }
 
 func drive(ctx context.Context, hc *http.Client, o options, w *workload) Result {
-	ctx, cancel := context.WithTimeout(ctx, o.dur)
+	res := measure(ctx, o.conns, o.dur, func(ctx context.Context, r *rand.Rand) error {
+		req, err := w.request(o, r)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+o.token)
+		resp, err := hc.Do(req.WithContext(ctx))
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode >= 300 {
+			return fmt.Errorf("%s %s: %s", req.Method, req.URL.Path, resp.Status)
+		}
+		return nil
+	})
+	res.Scenario = o.scenario
+	return res
+}
+
+// measure runs step on conns goroutines until dur has passed and sums up throughput,
+// errors and latency percentiles. A step cut short by the end of the run counts as neither
+// a request nor an error.
+func measure(ctx context.Context, conns int, dur time.Duration, step func(context.Context, *rand.Rand) error) Result {
+	ctx, cancel := context.WithTimeout(ctx, dur)
 	defer cancel()
 	var (
 		nreq, nerr atomic.Int64
@@ -275,37 +300,23 @@ func drive(ctx context.Context, hc *http.Client, o options, w *workload) Result 
 		wg         sync.WaitGroup
 	)
 	start := time.Now()
-	for i := 0; i < o.conns; i++ {
+	for i := 0; i < conns; i++ {
 		wg.Add(1)
 		go func(seed uint64) {
 			defer wg.Done()
 			r := rand.New(rand.NewPCG(seed, 7))
 			local := make([]time.Duration, 0, 4096)
 			for ctx.Err() == nil {
-				req, err := w.request(o, r)
-				if err != nil {
-					firstErr.CompareAndSwap(nil, err.Error())
-					nerr.Add(1)
-					return
-				}
-				req.Header.Set("Authorization", "Bearer "+o.token)
 				t0 := time.Now()
-				resp, err := hc.Do(req.WithContext(ctx))
+				err := step(ctx, r)
+				if ctx.Err() != nil {
+					break
+				}
+				nreq.Add(1)
+				local = append(local, time.Since(t0))
 				if err != nil {
-					if ctx.Err() != nil {
-						break // the run ended mid-request; not a server failure
-					}
 					nerr.Add(1)
 					firstErr.CompareAndSwap(nil, err.Error())
-					continue
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				local = append(local, time.Since(t0))
-				nreq.Add(1)
-				if resp.StatusCode >= 300 {
-					nerr.Add(1)
-					firstErr.CompareAndSwap(nil, fmt.Sprintf("%s %s: %s", req.Method, req.URL.Path, resp.Status))
 				}
 			}
 			mu.Lock()
@@ -320,10 +331,9 @@ func drive(ctx context.Context, hc *http.Client, o options, w *workload) Result 
 		if len(lat) == 0 {
 			return 0
 		}
-		i := int(float64(len(lat)-1) * p)
-		return float64(lat[i].Microseconds()) / 1000
+		return float64(lat[int(float64(len(lat)-1)*p)].Microseconds()) / 1000
 	}
-	res := Result{Scenario: o.scenario, Connections: o.conns, Seconds: el, Requests: nreq.Load(), Errors: nerr.Load(),
+	res := Result{Connections: conns, Seconds: el, Requests: nreq.Load(), Errors: nerr.Load(),
 		RPS: float64(nreq.Load()) / el, P50ms: pct(0.50), P90ms: pct(0.90), P99ms: pct(0.99), MaxMs: pct(1)}
 	if v, ok := firstErr.Load().(string); ok {
 		res.FirstError = v
