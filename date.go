@@ -46,7 +46,18 @@ func (d Date) String() string {
 	if d.IsZero() {
 		return ""
 	}
-	return fmt.Sprintf("%04d-%02d-%02d", d.Year, d.Month, d.Day)
+	return string(d.appendTo(make([]byte, 0, 10)))
+}
+
+// appendTo appends "YYYY-MM-DD" without fmt: dates are written for every device of every
+// list page, and fmt.Sprintf showed up in the list page's profile.
+func (d Date) appendTo(b []byte) []byte {
+	y, m, day := d.Year, int(d.Month), d.Day
+	if y < 0 || y > 9999 {
+		return fmt.Appendf(b, "%04d-%02d-%02d", y, m, day)
+	}
+	return append(b, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+m/10), byte('0'+m%10), '-', byte('0'+day/10), byte('0'+day%10))
 }
 
 // AddDays returns d plus n days.
@@ -98,7 +109,10 @@ func (d Date) MarshalJSON() ([]byte, error) {
 	if d.IsZero() {
 		return []byte("null"), nil
 	}
-	return []byte(`"` + d.String() + `"`), nil
+	b := make([]byte, 0, 12)
+	b = append(b, '"')
+	b = d.appendTo(b)
+	return append(b, '"'), nil
 }
 
 // UnmarshalJSON reads "YYYY-MM-DD" or null.

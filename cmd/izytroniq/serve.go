@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime/pprof"
 
 	"github.com/izytroniq/izytroniq/internal/server"
 )
@@ -26,6 +27,7 @@ migrate exactly once). SIGINT or SIGTERM stops the server gracefully.`)
 	role := fs.String("role", "", "process `role`: all (default), app or sync")
 	listen := fs.String("listen", "", "listen `address` HOST:PORT (default from the configuration, else "+DefaultListen+")")
 	migrate := fs.Bool("migrate", false, "apply pending migrations before serving")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to `file` until the server stops (for benchmarks)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -88,6 +90,17 @@ migrate exactly once). SIGINT or SIGTERM stops the server gracefully.`)
 	sc := serverConfig(cfg)
 	sc.Transfers = ts
 	srv := server.New(db, sc, logger)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if err := srv.Serve(ctx, ln, cfg.TLS.Cert, cfg.TLS.Key); err != nil {
 		logger.Error("serve", "err", err)
 		return err
