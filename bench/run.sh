@@ -29,7 +29,7 @@ if [ "$dialect" = postgres ]; then
   psql "${base%%\?*}" -qc "create schema $schema" >/dev/null
   dsn="$base&search_path=$schema"
   dbflag=(--db "$dsn")
-  trap 'kill $(cat "$work/pid" 2>/dev/null) 2>/dev/null || true; psql "${base%%\?*}" -qc "drop schema $schema cascade" >/dev/null' EXIT
+  trap 'kill $(cat "$work/pid" 2>/dev/null) 2>/dev/null || true; PGOPTIONS="-c client_min_messages=warning" psql "${base%%\?*}" -qc "drop schema $schema cascade" >/dev/null' EXIT
 else
   dsn=$work/inst/data/izytroniq.db
 fi
