@@ -54,6 +54,11 @@ type DB struct {
 	rstmts    sync.Map // SQLite: queries prepared once on r
 	wstmts    sync.Map // SQLite: queries prepared once on w
 	nprepared atomic.Int64
+
+	ckpt     *sql.DB // SQLite: the background checkpoint connection (checkpoint.go)
+	ckptStop chan struct{}
+	ckptDone chan struct{}
+	ckptOnce sync.Once
 }
 
 // Open opens the database named by dsn without migrating it: "postgres://…" or
@@ -125,6 +130,7 @@ func (db *DB) openSQLite(ctx context.Context, dsn string) error {
 		wq[k] = append([]string(nil), v...)
 	}
 	wq.Add("_pragma", "journal_mode(WAL)")
+	wq.Add("_pragma", "wal_autocheckpoint(0)") // checkpoint.go does it in the background
 	wq.Set("_txlock", "immediate")
 
 	w, err := sql.Open("sqlite", name+sep+wq.Encode())
@@ -156,12 +162,19 @@ func (db *DB) openSQLite(ctx context.Context, dsn string) error {
 		r.Close()
 		return fmt.Errorf("open database %s: %w", name, err)
 	}
+	cq := url.Values{"_pragma": {"busy_timeout(" + strconv.Itoa(int(sqliteBusyTimeout/time.Millisecond)) + ")"}}
+	if err := db.startCheckpointer(name + sep + cq.Encode()); err != nil {
+		w.Close()
+		r.Close()
+		return fmt.Errorf("open database %s: %w", name, err)
+	}
 	db.w, db.r = w, r
 	return nil
 }
 
 // Close closes the pools.
 func (db *DB) Close() error {
+	db.stopCheckpointer()
 	for _, m := range []*sync.Map{&db.rstmts, &db.wstmts} {
 		m.Range(func(_, v any) bool {
 			v.(*sql.Stmt).Close()

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"time"
+
+	izy "github.com/izytroniq/izytroniq"
+	"github.com/izytroniq/izytroniq/internal/replica"
+)
+
+// SyncCommand uploads the outbox and downloads the changes of every open checkout.
+type SyncCommand struct{ env *env }
+
+// syncResult reports one checkout's sync.
+type syncResult struct {
+	CheckoutID string         `json:"checkout_id"`
+	Batches    int            `json:"batches"`
+	Outcomes   map[string]int `json:"outcomes"`
+	Changes    int            `json:"changes"`
+	Conflicts  int            `json:"open_conflicts"`
+}
+
+// Run runs the command.
+func (c *SyncCommand) Run(ctx context.Context, args []string) error {
+	var asJSON bool
+	fs := newFlagSet(c.env, "sync", "sync [--checkout ID]",
+		`Upload the outbox in batches (each batch is stored with its ID before it is sent, so a
+retry after a crash sends the same batch and the server answers it once), record the
+outcome of each mutation and any conflicts, then download the changes since the last sync.`, &asJSON)
+	only := fs.String("checkout", "", "sync only this checkout")
+	batch := fs.Int("batch", 500, "mutations per upload batch")
+	if err := noArgs(fs, args); err != nil {
+		return helpOK(err)
+	}
+	s, err := c.env.openSession(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	var progress io.Writer = c.env.stderr
+	if asJSON {
+		progress = nil
+	}
+	results, err := s.syncAll(ctx, *only, *batch, progress)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeJSON(c.env.stdout, map[string]any{"checkouts": results})
+	}
+	for _, r := range results {
+		printSync(c.env.stdout, r)
+	}
+	if len(results) == 0 {
+		fmt.Fprintln(c.env.stdout, "nothing checked out: run izy checkout --customer ID")
+	}
+	return nil
+}
+
+func printSync(w io.Writer, r syncResult) {
+	fmt.Fprintf(w, "checkout %s: uploaded %d batches (%d applied, %d merged, %d conflicts, %d rejected), downloaded %d changes",
+		r.CheckoutID, r.Batches, r.Outcomes[izy.MutationApplied], r.Outcomes[izy.MutationMerged],
+		r.Outcomes[izy.MutationConflict], r.Outcomes[izy.MutationRejected], r.Changes)
+	if r.Conflicts > 0 {
+		fmt.Fprintf(w, "; %d open conflicts: see izy conflicts list", r.Conflicts)
+	}
+	fmt.Fprintln(w)
+}
+
+// syncAll syncs the open checkouts (or only one).
+func (s *session) syncAll(ctx context.Context, only string, batch int, progress io.Writer) ([]syncResult, error) {
+	if _, err := s.handshake(ctx); err != nil {
+		return nil, err
+	}
+	cos, err := s.replica.Checkouts(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	results := []syncResult{}
+	for _, co := range cos {
+		if only != "" && co.ID != only {
+			continue
+		}
+		r, err := s.syncOne(ctx, &co, batch, progress)
+		if err != nil {
+			return results, err
+		}
+		results = append(results, r)
+	}
+	if only != "" && len(results) == 0 {
+		return nil, izy.Errorf(izy.ENOTFOUND, "checkout %s is not open on this client; see izy status", only)
+	}
+	return results, s.replica.SetState(ctx, "last_sync", time.Now().UTC().Format(time.RFC3339))
+}
+
+// syncOne uploads, refreshes the conflicts and downloads for one checkout. A checkout
+// whose snapshot was cut off resumes it first.
+func (s *session) syncOne(ctx context.Context, co *replica.CheckoutState, batch int, progress io.Writer) (syncResult, error) {
+	res := syncResult{CheckoutID: co.ID}
+	s.replica.SetState(ctx, "sync_state", izy.SyncUploading)
+	defer s.replica.SetState(ctx, "sync_state", izy.SyncReady)
+	push, err := s.replica.PushOutbox(ctx, s.client, co.ID, batch)
+	res.Batches, res.Outcomes = push.Batches, push.Outcomes
+	if err != nil {
+		return res, s.online(err)
+	}
+	if err := s.refreshConflicts(ctx, co.ID); err != nil {
+		return res, err
+	}
+	open, err := s.replica.Conflicts(ctx, co.ID, "open")
+	if err != nil {
+		return res, err
+	}
+	res.Conflicts = len(open)
+	s.replica.SetState(ctx, "sync_state", izy.SyncDownloading)
+	pr := newProgress(progress)
+	if !co.SnapshotDone {
+		if _, err := s.replica.DownloadSnapshot(ctx, s.client, co.ID, 1000, pr.update); err != nil {
+			pr.done()
+			return res, s.online(err)
+		}
+		pr.done()
+	}
+	res.Changes, err = s.replica.PullChanges(ctx, s.client, co.ID, 1000, pr.update)
+	pr.done()
+	return res, s.online(err)
+}
+
+// refreshConflicts mirrors the server's conflicts of a checkout (open and resolved).
+func (s *session) refreshConflicts(ctx context.Context, checkoutID string) error {
+	q := url.Values{"checkout_id": {checkoutID}, "limit": {"1000"}}
+	for {
+		page, err := s.client.Conflicts(ctx, q)
+		if err != nil {
+			return s.online(err)
+		}
+		if err := s.replica.PutConflicts(ctx, page.Items); err != nil {
+			return err
+		}
+		if page.NextCursor == nil {
+			return nil
+		}
+		q.Set("cursor", *page.NextCursor)
+	}
+}

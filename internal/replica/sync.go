@@ -1,0 +1,144 @@
+package replica
+
+import (
+	"context"
+	"fmt"
+
+	izy "github.com/izytroniq/izytroniq"
+)
+
+// Remote is what the replica needs of the server to download and upload; the client
+// package's *client.Client has these methods.
+type Remote interface {
+	Snapshot(ctx context.Context, checkoutID, cursor string, limit int) (*izy.SyncPage, error)
+	Changes(ctx context.Context, checkoutID string, since int64, limit int) (*izy.SyncPage, error)
+	Upload(ctx context.Context, checkoutID string, b *izy.Batch) (*izy.BatchResult, error)
+	Ack(ctx context.Context, checkoutID string, seq int64) error
+}
+
+// Progress reports a download as it goes: pages and rows stored so far, and the totals
+// once known (0 before).
+type Progress struct {
+	Phase string // "snapshot" or "changes"
+	Pages int
+	Rows  int64
+	Total int64
+}
+
+// DownloadSnapshot fetches the snapshot pages of a checkout from where the last
+// committed page left off, storing each page and its successor's cursor in one local
+// transaction. It returns the rows stored by this call.
+func (r *Replica) DownloadSnapshot(ctx context.Context, rem Remote, checkoutID string, pageSize int, progress func(Progress)) (int64, error) {
+	cs, err := r.Checkout(ctx, checkoutID)
+	if err != nil {
+		return 0, err
+	}
+	var rows int64
+	pr := Progress{Phase: "snapshot"}
+	for n := range cs.SnapCounts {
+		pr.Rows += cs.SnapCounts[n]
+	}
+	cursor, done := cs.Cursor, cs.SnapshotDone
+	for !done {
+		p, err := rem.Snapshot(ctx, checkoutID, cursor, pageSize)
+		if err != nil {
+			return rows, fmt.Errorf("download snapshot: %w", err)
+		}
+		if err := r.ApplySnapshotPage(ctx, checkoutID, p); err != nil {
+			return rows, fmt.Errorf("store snapshot page: %w", err)
+		}
+		rows += int64(len(p.Rows))
+		pr.Pages++
+		pr.Rows += int64(len(p.Rows))
+		for _, t := range p.Totals {
+			pr.Total += t
+		}
+		if progress != nil {
+			progress(pr)
+		}
+		cursor, done = p.Next, p.Next == ""
+	}
+	return rows, nil
+}
+
+// PullChanges applies the change feed of a checkout from its stored position until the
+// server has no more, acknowledging the position reached. It returns the rows applied.
+func (r *Replica) PullChanges(ctx context.Context, rem Remote, checkoutID string, pageSize int, progress func(Progress)) (int, error) {
+	cs, err := r.Checkout(ctx, checkoutID)
+	if err != nil {
+		return 0, err
+	}
+	if !cs.SnapshotDone {
+		return 0, izy.Errorf(izy.ECONFLICT, "the snapshot of checkout %s is incomplete; run izy checkout again to resume it", checkoutID)
+	}
+	since, applied := cs.ChangeSeq, 0
+	pr := Progress{Phase: "changes"}
+	for {
+		p, err := rem.Changes(ctx, checkoutID, since, pageSize)
+		if err != nil {
+			return applied, fmt.Errorf("download changes: %w", err)
+		}
+		n, err := r.ApplyChanges(ctx, checkoutID, p)
+		if err != nil {
+			return applied, fmt.Errorf("store changes: %w", err)
+		}
+		applied += n
+		pr.Pages++
+		pr.Rows += int64(len(p.Rows))
+		if progress != nil {
+			progress(pr)
+		}
+		if !p.More {
+			since = max(since, p.UpTo)
+			break
+		}
+		if p.UpTo <= since {
+			return applied, izy.Errorf(izy.EINTERNAL, "the change feed announced more rows but did not move past seq %d", since)
+		}
+		since = p.UpTo
+	}
+	if since > cs.AckedSeq {
+		if err := rem.Ack(ctx, checkoutID, since); err != nil {
+			return applied, fmt.Errorf("acknowledge changes: %w", err)
+		}
+	}
+	return applied, nil
+}
+
+// PushResult counts the outcomes of an upload.
+type PushResult struct {
+	Batches  int            `json:"batches"`
+	Outcomes map[string]int `json:"outcomes"` // per izy.Mutation* status
+}
+
+// PushOutbox uploads the pending mutations of a checkout in batches of at most
+// batchSize, storing each answer before the next batch goes out.
+func (r *Replica) PushOutbox(ctx context.Context, rem Remote, checkoutID string, batchSize int) (PushResult, error) {
+	res := PushResult{Outcomes: map[string]int{}}
+	for {
+		b, err := r.NextBatch(ctx, checkoutID, batchSize)
+		if err != nil {
+			return res, err
+		}
+		if b == nil {
+			return res, nil
+		}
+		br, err := rem.Upload(ctx, checkoutID, b)
+		if err != nil {
+			return res, fmt.Errorf("upload batch %s: %w", b.ID, err)
+		}
+		if br.BatchID == "" {
+			br.BatchID = b.ID
+		}
+		if br.BatchID != b.ID {
+			return res, izy.Errorf(izy.EINTERNAL, "the server answered batch %s for batch %s", br.BatchID, b.ID)
+		}
+		if err := r.CompleteBatch(ctx, checkoutID, br); err != nil {
+			return res, fmt.Errorf("store result of batch %s: %w", b.ID, err)
+		}
+		res.Batches++
+		for _, mr := range br.Results {
+			res.Outcomes[mr.Status]++
+		}
+	}
+}
