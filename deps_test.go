@@ -81,8 +81,12 @@ func TestDependencyDirection(t *testing.T) {
 		why     string
 	}{
 		{module + "/internal/sqldb", func(p pkg) bool {
-			return isMain(p) || strings.HasPrefix(p.path, module+"/internal/sqldb")
-		}, "adapters declare the store interface they need; only programs pass them a *sqldb.DB"},
+			return isMain(p) || strings.HasPrefix(p.path, module+"/internal/sqldb") ||
+				// Backups and updates operate on the database itself (VACUUM INTO, pg_dump,
+				// migrations), not through the domain: they are part of the storage layer's
+				// administration, like the programs that call them.
+				p.path == module+"/internal/backup" || p.path == module+"/internal/update"
+		}, "adapters declare the store interface they need; only programs (and backup/update) pass them a *sqldb.DB"},
 		{module + "/internal/sqldb/sqldbtest", func(p pkg) bool { return false },
 			"sqldbtest is for tests only"},
 		{module + "/internal/seed", func(p pkg) bool { return isMain(p) },

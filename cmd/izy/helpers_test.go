@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/izytroniq/izytroniq/internal/sqldb/syncstore"
+	"github.com/izytroniq/izytroniq/internal/syncer"
 	"log/slog"
 	"net/http/httptest"
 	"os"
@@ -27,6 +29,7 @@ func startServer(t *testing.T, db *sqldb.DB) *httptest.Server {
 	cfg := server.Config{
 		ProductVersion: "1.2.3", SchemaVersion: sqldb.LatestSchemaVersion(), ProtocolVersions: []int{1, 2},
 		PasswordIterations: 1000, TokenTTL: time.Hour,
+		Syncer: syncer.New(syncstore.New(db), nil, syncer.Limits{}, slog.New(slog.DiscardHandler)),
 	}
 	hs := httptest.NewServer(server.New(db, cfg, slog.New(slog.DiscardHandler)).Handler())
 	t.Cleanup(hs.Close)

@@ -109,6 +109,7 @@ Press Ctrl+C to stop.
 	defer ts.Close()
 	sc := serverConfig(&cfg)
 	sc.Transfers = ts
+	sc.Syncer = newSyncer(db, logger)
 	srv := server.New(db, sc, logger)
 	return srv.Serve(ctx, ln, "", "")
 }

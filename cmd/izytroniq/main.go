@@ -21,7 +21,7 @@ import (
 var version = "0.1.0-dev"
 
 // protocolVersions are the sync wire protocol versions this server speaks.
-var protocolVersions = []int{1}
+var protocolVersions = []int{izy.PreviousProtocolVersion, izy.ProtocolVersion}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -44,6 +44,9 @@ Commands:
   user      manage users (add, list, passwd)
   seed      fill an empty database with generated sample data (benchmarks)
   version   print the product, schema and protocol versions
+  checkouts show who holds which data offline (list, show)
+  release   build and verify signed release packages (keygen, build, verify)
+  backup    back up and restore database and configuration (create, list, restore)
 
 Run 'izytroniq <command> -h' for the flags of a command.
 Start with: izytroniq demo
@@ -78,6 +81,12 @@ func runEnv(ctx context.Context, args []string, env *env) error {
 		return (&SeedCommand{env: env}).Run(ctx, rest)
 	case "version":
 		return (&VersionCommand{env: env}).Run(ctx, rest)
+	case "checkouts":
+		return (&CheckoutsCommand{env: env}).Run(ctx, rest)
+	case "backup":
+		return (&BackupCommand{env: env}).Run(ctx, rest)
+	case "release":
+		return (&ReleaseCommand{env: env}).Run(ctx, rest)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

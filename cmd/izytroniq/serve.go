@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"runtime/pprof"
+	"time"
 
 	"github.com/izytroniq/izytroniq/internal/server"
 )
@@ -89,6 +90,11 @@ migrate exactly once). SIGINT or SIGTERM stops the server gracefully.`)
 	defer ts.Close()
 	sc := serverConfig(cfg)
 	sc.Transfers = ts
+	sy := newSyncer(db, logger)
+	sc.Syncer = sy
+	if cfg.Role != server.RoleApp {
+		go sy.Run(ctx, 10*time.Minute) // the sync worker: tombstone collection
+	}
 	srv := server.New(db, sc, logger)
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)

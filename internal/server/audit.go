@@ -10,7 +10,7 @@ import (
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 	q := parseQuery(r, "entity", "entity_id")
 	f := izy.AuditFilter{
-		Entity:   q.oneOf("entity", "customer", "location", "device", "instrument", "test", "user", "token"),
+		Entity:   q.oneOf("entity", "customer", "location", "device", "instrument", "test", "user", "token", "checkout", "conflict"),
 		EntityID: q.id("entity_id"),
 		Page:     q.page(),
 	}

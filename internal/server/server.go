@@ -31,6 +31,7 @@ type Config struct {
 	Role                 string        // all (default), app or sync
 	Now                  func() time.Time
 	Transfers            Transfers // the /bits service; nil answers 503 there
+	Syncer               Syncer    // the sync service; nil answers 503 on its routes
 }
 
 // Process roles (serve --role).

@@ -23,6 +23,8 @@ type testPage struct {
 	State   string `json:"state"`
 	Worker  string `json:"worker,omitempty"`
 	Detail  string `json:"detail,omitempty"`
+	// Checkouts counts open checkouts per sync state (/syncservice only).
+	Checkouts map[string]int `json:"checkouts,omitempty"`
 }
 
 func (s *Server) writeTestPage(w http.ResponseWriter, r *http.Request, p testPage) {
@@ -41,6 +43,13 @@ func (s *Server) syncServicePage(w http.ResponseWriter, r *http.Request) error {
 	p := testPage{Name: "syncservice", State: "ready", Worker: "this process"}
 	if s.cfg.Role == RoleApp {
 		p.Worker = "another process (role sync)"
+	}
+	if s.cfg.Syncer != nil {
+		counts, err := s.cfg.Syncer.SyncStatus(r.Context())
+		if err != nil {
+			return err
+		}
+		p.Checkouts = counts
 	}
 	s.writeTestPage(w, r, p)
 	return nil

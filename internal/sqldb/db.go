@@ -142,7 +142,14 @@ func (db *DB) openSQLite(ctx context.Context, dsn string) error {
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 	// The writer connects first so that WAL is on before any reader opens the file.
-	if err := w.PingContext(ctx); err != nil {
+	// Switching a new file to WAL needs a lock that SQLite does not wait for with the busy
+	// timeout, so a process opening the file while another migrates it retries here.
+	err = w.PingContext(ctx)
+	for deadline := time.Now().Add(sqliteBusyTimeout); err != nil && isBusy(err) && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		err = w.PingContext(ctx)
+	}
+	if err != nil {
 		w.Close()
 		return fmt.Errorf("open database %s: %w", name, err)
 	}

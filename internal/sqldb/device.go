@@ -84,32 +84,37 @@ func (t *tx) checkDeviceLocation(ctx context.Context, d *izy.Device) error {
 
 // CreateDevice stores a new device after checking its customer and location.
 func (db *DB) CreateDevice(ctx context.Context, d *izy.Device) error {
+	return db.write(ctx, func(t *tx) error { return t.createDevice(ctx, d) })
+}
+
+func (t *tx) createDevice(ctx context.Context, d *izy.Device) error {
 	if d.ID == "" {
 		d.ID = izy.NewID()
 	}
 	if d.Status == "" {
 		d.Status = izy.DeviceActive
 	}
-	return db.write(ctx, func(t *tx) error {
-		if err := t.customerExists(ctx, d.CustomerID); err != nil {
-			return err
-		}
-		if err := t.checkDeviceLocation(ctx, d); err != nil {
-			return err
-		}
-		seq, err := t.nextSeq(ctx)
-		if err != nil {
-			return err
-		}
-		at := now()
-		d.Version, d.Seq, d.CreatedAt, d.UpdatedAt = 1, seq, at, at
-		_, err = t.exec(ctx, "INSERT INTO devices ("+deviceCols+") VALUES ("+placeholders(deviceColCount)+")", db.deviceArgs(d)...)
-		if err != nil {
-			d.Version, d.Seq = 0, 0
-			return constraintErr("create device", err, inventoryTaken(d.InventoryID), "customer_id or location_id does not exist")
-		}
-		return t.audit(ctx, "create", "device", d.ID, d)
-	})
+	if err := t.customerExists(ctx, d.CustomerID); err != nil {
+		return err
+	}
+	if err := t.checkDeviceLocation(ctx, d); err != nil {
+		return err
+	}
+	if err := t.checkNotHeld(ctx, "device", d.CustomerID, d.LocationID); err != nil {
+		return err
+	}
+	seq, err := t.nextSeq(ctx)
+	if err != nil {
+		return err
+	}
+	at := now()
+	d.Version, d.Seq, d.CreatedAt, d.UpdatedAt = 1, seq, at, at
+	_, err = t.exec(ctx, "INSERT INTO devices ("+deviceCols+") VALUES ("+placeholders(deviceColCount)+")", t.db.deviceArgs(d)...)
+	if err != nil {
+		d.Version, d.Seq = 0, 0
+		return constraintErr("create device", err, inventoryTaken(d.InventoryID), "customer_id or location_id does not exist")
+	}
+	return t.audit(ctx, "create", "device", d.ID, d)
 }
 
 func placeholders(n int) string {
@@ -146,57 +151,67 @@ func (t *tx) getDevice(ctx context.Context, id string) (*izy.Device, error) {
 // UpdateDevice writes the fields a person edits if d.Version is current; the customer and
 // the last-test fields (set by tests) stay as stored.
 func (db *DB) UpdateDevice(ctx context.Context, d *izy.Device) error {
+	return db.write(ctx, func(t *tx) error { return t.updateDevice(ctx, d) })
+}
+
+func (t *tx) updateDevice(ctx context.Context, d *izy.Device) error {
+	db := t.db
 	if d.Status == "" {
 		d.Status = izy.DeviceActive
 	}
-	return db.write(ctx, func(t *tx) error {
-		old, err := t.getDevice(ctx, d.ID)
-		if err != nil {
-			return err
-		}
-		if old.Version != d.Version {
-			return t.versionErr(ctx, "devices", "device", d.ID, d.Version)
-		}
-		if d.CustomerID != old.CustomerID {
-			return izy.Errorf(izy.EINVALID, "the customer of a device cannot change")
-		}
-		if err := t.checkDeviceLocation(ctx, d); err != nil {
-			return err
-		}
-		seq, err := t.nextSeq(ctx)
-		if err != nil {
-			return err
-		}
-		var m izy.MedicalInfo
-		if d.Medical != nil {
-			m = *d.Medical
-		}
-		res, err := t.exec(ctx, `UPDATE devices SET location_id = ?, inventory_id = ?, designation = ?,
-			type = ?, manufacturer = ?, model = ?, serial_number = ?, protection_class = ?,
-			cable_length_m = ?, cable_cross_section_mm2 = ?, heating_elements = ?, heating_power_kw = ?,
-			cost_centre = ?, department = ?, standard = ?, interval_months = ?, comment = ?, status = ?,
-			tag = ?, medical = ?, medical_udi = ?, applied_parts_b = ?, applied_parts_bf = ?,
-			applied_parts_cf = ?, medical_network = ?,
-			version = version + 1, seq = ?, updated_at = ?
-			WHERE id = ? AND version = ?`,
-			d.LocationID, d.InventoryID, d.Designation, d.Type, d.Manufacturer, d.Model, d.SerialNumber,
-			string(d.ProtectionClass), d.CableLengthM, d.CableCrossMM2, d.HeatingElements, d.HeatingPowerKW,
-			d.CostCentre, d.Department, d.Standard, d.IntervalMonths, d.Comment, d.Status, d.Tag,
-			d.Medical != nil, m.UDI, m.AppliedB, m.AppliedBF, m.AppliedCF, m.NetworkAware,
-			seq, db.ts(now()), d.ID, d.Version)
-		if err != nil {
-			return constraintErr("update device", err, inventoryTaken(d.InventoryID), "location_id does not exist")
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return t.versionErr(ctx, "devices", "device", d.ID, d.Version)
-		}
-		got, err := t.getDevice(ctx, d.ID)
-		if err != nil {
-			return err
-		}
-		*d = *got
-		return t.audit(ctx, "update", "device", d.ID, d)
-	})
+	old, err := t.getDevice(ctx, d.ID)
+	if err != nil {
+		return err
+	}
+	if old.Version != d.Version {
+		return t.versionErr(ctx, "devices", "device", d.ID, d.Version)
+	}
+	if d.CustomerID != old.CustomerID {
+		return izy.Errorf(izy.EINVALID, "the customer of a device cannot change")
+	}
+	if err := t.checkDeviceLocation(ctx, d); err != nil {
+		return err
+	}
+	// Both the old and the new place of the device must be free of others' exclusive checkouts.
+	if err := t.checkNotHeld(ctx, "device", old.CustomerID, old.LocationID); err != nil {
+		return err
+	}
+	if err := t.checkNotHeld(ctx, "device", d.CustomerID, d.LocationID); err != nil {
+		return err
+	}
+	seq, err := t.nextSeq(ctx)
+	if err != nil {
+		return err
+	}
+	var m izy.MedicalInfo
+	if d.Medical != nil {
+		m = *d.Medical
+	}
+	res, err := t.exec(ctx, `UPDATE devices SET location_id = ?, inventory_id = ?, designation = ?,
+		type = ?, manufacturer = ?, model = ?, serial_number = ?, protection_class = ?,
+		cable_length_m = ?, cable_cross_section_mm2 = ?, heating_elements = ?, heating_power_kw = ?,
+		cost_centre = ?, department = ?, standard = ?, interval_months = ?, comment = ?, status = ?,
+		tag = ?, medical = ?, medical_udi = ?, applied_parts_b = ?, applied_parts_bf = ?,
+		applied_parts_cf = ?, medical_network = ?,
+		version = version + 1, seq = ?, updated_at = ?
+		WHERE id = ? AND version = ?`,
+		d.LocationID, d.InventoryID, d.Designation, d.Type, d.Manufacturer, d.Model, d.SerialNumber,
+		string(d.ProtectionClass), d.CableLengthM, d.CableCrossMM2, d.HeatingElements, d.HeatingPowerKW,
+		d.CostCentre, d.Department, d.Standard, d.IntervalMonths, d.Comment, d.Status, d.Tag,
+		d.Medical != nil, m.UDI, m.AppliedB, m.AppliedBF, m.AppliedCF, m.NetworkAware,
+		seq, db.ts(now()), d.ID, d.Version)
+	if err != nil {
+		return constraintErr("update device", err, inventoryTaken(d.InventoryID), "location_id does not exist")
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return t.versionErr(ctx, "devices", "device", d.ID, d.Version)
+	}
+	got, err := t.getDevice(ctx, d.ID)
+	if err != nil {
+		return err
+	}
+	*d = *got
+	return t.audit(ctx, "update", "device", d.ID, d)
 }
 
 // ListDevices returns a page of devices in ID order.

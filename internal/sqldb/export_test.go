@@ -28,3 +28,17 @@ var Rebind = func(q string) string { return (&DB{dialect: Postgres}).rebind(q) }
 func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	return db.r.QueryRowContext(ctx, db.rebind(q), args...)
 }
+
+// HoldWrite runs a write transaction that takes a change seq, reports it on took, and
+// commits only when release is closed: tests use it to show that writes commit in seq order.
+func (db *DB) HoldWrite(ctx context.Context, took chan<- int64, release <-chan struct{}) error {
+	return db.write(ctx, func(t *tx) error {
+		seq, err := t.nextSeq(ctx)
+		if err != nil {
+			return err
+		}
+		took <- seq
+		<-release
+		return nil
+	})
+}

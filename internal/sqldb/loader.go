@@ -140,6 +140,9 @@ func (l *Loader) begin() error {
 	if _, err := l.conn.ExecContext(l.ctx, "BEGIN"); err != nil {
 		return dbErr("loader: begin", err)
 	}
+	if _, err := l.conn.ExecContext(l.ctx, writeLockSQL); err != nil { // see DB.write
+		return dbErr("loader: take the write lock", err)
+	}
 	l.inTx = true
 	return nil
 }

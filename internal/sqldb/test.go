@@ -82,73 +82,82 @@ func rowsValues(rows, n int) string {
 // than the device's last test, moves the device's last test date, result and next due date
 // to it (bumping the device's seq, not its version).
 func (db *DB) CreateTest(ctx context.Context, t *izy.Test) error {
+	return db.write(ctx, func(x *tx) error { return x.createTest(ctx, t) })
+}
+
+func (x *tx) createTest(ctx context.Context, t *izy.Test) error {
+	db := x.db
 	if t.ID == "" {
 		t.ID = izy.NewID()
 	}
 	if len(t.Measurements) > izy.MaxMeasurements {
 		return izy.Errorf(izy.EINVALID, "a test has at most %d measurements", izy.MaxMeasurements)
 	}
-	return db.write(ctx, func(x *tx) error {
-		var cust string
-		err := x.queryRow(ctx, "SELECT customer_id FROM devices WHERE id = ?", t.DeviceID).Scan(&cust)
-		if err == sql.ErrNoRows {
-			return izy.Errorf(izy.EINVALID, "device_id %s does not exist", t.DeviceID)
-		}
-		if err != nil {
+	var cust string
+	var loc *string
+	err := x.queryRow(ctx, "SELECT customer_id, location_id FROM devices WHERE id = ?", t.DeviceID).Scan(&cust, strPtrCol{&loc})
+	if err == sql.ErrNoRows {
+		return izy.Errorf(izy.EINVALID, "device_id %s does not exist", t.DeviceID)
+	}
+	if err != nil {
+		return dbErr("create test", err)
+	}
+	if t.CustomerID == "" {
+		t.CustomerID = cust
+	} else if t.CustomerID != cust {
+		return izy.Errorf(izy.EINVALID, "device %s belongs to another customer", t.DeviceID)
+	}
+	// Tests are append-only, but recording one online on a device that someone holds
+	// exclusively would surprise the holder as much as an edit.
+	if err := x.checkNotHeld(ctx, "device", cust, loc); err != nil {
+		return err
+	}
+	if t.InstrumentID != nil {
+		var n int
+		if err := x.queryRow(ctx, "SELECT count(*) FROM instruments WHERE id = ?", *t.InstrumentID).Scan(&n); err != nil {
 			return dbErr("create test", err)
 		}
-		if t.CustomerID == "" {
-			t.CustomerID = cust
-		} else if t.CustomerID != cust {
-			return izy.Errorf(izy.EINVALID, "device %s belongs to another customer", t.DeviceID)
+		if n == 0 {
+			return izy.Errorf(izy.EINVALID, "instrument_id %s does not exist", *t.InstrumentID)
 		}
-		if t.InstrumentID != nil {
-			var n int
-			if err := x.queryRow(ctx, "SELECT count(*) FROM instruments WHERE id = ?", *t.InstrumentID).Scan(&n); err != nil {
-				return dbErr("create test", err)
-			}
-			if n == 0 {
-				return izy.Errorf(izy.EINVALID, "instrument_id %s does not exist", *t.InstrumentID)
-			}
+	}
+	if t.InspectorID != "" {
+		var n int
+		if err := x.queryRow(ctx, "SELECT count(*) FROM users WHERE id = ?", t.InspectorID).Scan(&n); err != nil {
+			return dbErr("create test", err)
 		}
-		if t.InspectorID != "" {
-			var n int
-			if err := x.queryRow(ctx, "SELECT count(*) FROM users WHERE id = ?", t.InspectorID).Scan(&n); err != nil {
-				return dbErr("create test", err)
-			}
-			if n == 0 {
-				return izy.Errorf(izy.EINVALID, "inspector_id %s does not exist", t.InspectorID)
-			}
+		if n == 0 {
+			return izy.Errorf(izy.EINVALID, "inspector_id %s does not exist", t.InspectorID)
 		}
-		seq, err := x.nextSeq(ctx)
-		if err != nil {
-			return err
+	}
+	seq, err := x.nextSeq(ctx)
+	if err != nil {
+		return err
+	}
+	t.Seq, t.CreatedAt = seq, now()
+	if _, err := x.exec(ctx, "INSERT INTO tests ("+testCols+") VALUES ("+placeholders(testColCount)+")", db.testArgs(t)...); err != nil {
+		t.Seq = 0
+		return constraintErr("create test", err, "", "device_id, inspector_id or instrument_id does not exist")
+	}
+	if n := len(t.Measurements); n > 0 {
+		args := make([]any, 0, n*measurementColCount)
+		for i := range t.Measurements {
+			args = measurementArgs(args, t.ID, i, &t.Measurements[i])
 		}
-		t.Seq, t.CreatedAt = seq, now()
-		if _, err := x.exec(ctx, "INSERT INTO tests ("+testCols+") VALUES ("+placeholders(testColCount)+")", db.testArgs(t)...); err != nil {
-			t.Seq = 0
-			return constraintErr("create test", err, "", "device_id, inspector_id or instrument_id does not exist")
+		if _, err := x.exec(ctx, "INSERT INTO measurements ("+measurementCols+") VALUES "+rowsValues(n, measurementColCount), args...); err != nil {
+			return constraintErr("create test: measurements", err, "", "")
 		}
-		if n := len(t.Measurements); n > 0 {
-			args := make([]any, 0, n*measurementColCount)
-			for i := range t.Measurements {
-				args = measurementArgs(args, t.ID, i, &t.Measurements[i])
-			}
-			if _, err := x.exec(ctx, "INSERT INTO measurements ("+measurementCols+") VALUES "+rowsValues(n, measurementColCount), args...); err != nil {
-				return constraintErr("create test: measurements", err, "", "")
-			}
-		}
-		dseq, err := x.nextSeq(ctx)
-		if err != nil {
-			return err
-		}
-		if _, err := x.exec(ctx, `UPDATE devices SET last_test_date = ?, last_result = ?, next_due = ?, seq = ?
-			WHERE id = ? AND (last_test_date IS NULL OR last_test_date <= ?)`,
-			t.Date, t.Result, t.NextDue, dseq, t.DeviceID, t.Date); err != nil {
-			return dbErr("create test: update device", err)
-		}
-		return x.audit(ctx, "create", "test", t.ID, t)
-	})
+	}
+	dseq, err := x.nextSeq(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := x.exec(ctx, `UPDATE devices SET last_test_date = ?, last_result = ?, next_due = ?, seq = ?
+		WHERE id = ? AND (last_test_date IS NULL OR last_test_date <= ?)`,
+		t.Date, t.Result, t.NextDue, dseq, t.DeviceID, t.Date); err != nil {
+		return dbErr("create test: update device", err)
+	}
+	return x.audit(ctx, "create", "test", t.ID, t)
 }
 
 // GetTest returns a test with its measurements, or ENOTFOUND.

@@ -47,6 +47,7 @@ type tx struct {
 	stmts   *sync.Map // prepared statements of the pool the transaction runs on; nil for none
 	pool    *sql.DB
 	pending []string // queries to prepare once the transaction has ended
+	holder  string   // the checkout whose upload this transaction applies; its own scope is writable
 }
 
 // stmt returns q prepared, bound to the transaction, or nil to run q unprepared. A query
@@ -103,6 +104,18 @@ func (db *DB) write(ctx context.Context, fn func(t *tx) error) error {
 	if err != nil {
 		return dbErr("begin", err)
 	}
+	if db.dialect == Postgres {
+		// The change feed hands out rows "since seq N", so seq numbers must become visible
+		// in order. A SEQUENCE alone does not promise that: a transaction holding seq 10 may
+		// commit after one holding 11, and a client that read up to 11 would never see 10.
+		// One transaction-level lock, taken first by every write, makes writes commit in
+		// seq order (as SQLite's single writer does) and, being the only lock taken before
+		// row locks, cannot deadlock.
+		if _, err := sqlTx.ExecContext(ctx, writeLockSQL); err != nil {
+			sqlTx.Rollback()
+			return dbErr("take the write lock", err)
+		}
+	}
 	t := db.newTx(sqlTx, db.w)
 	if err := fn(t); err != nil {
 		sqlTx.Rollback()
@@ -115,6 +128,10 @@ func (db *DB) write(ctx context.Context, fn func(t *tx) error) error {
 	db.preparePending(t)
 	return nil
 }
+
+// writeLockSQL takes the PostgreSQL write lock until the end of the transaction; the key
+// depends on the schema, so databases (and test schemas) do not block each other.
+const writeLockSQL = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.izytroniq.write'))"
 
 // preparePending prepares the queries t ran unprepared, now that t has ended.
 func (db *DB) preparePending(t *tx) {

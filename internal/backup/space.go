@@ -1,0 +1,65 @@
+package backup
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+)
+
+var isWindows = runtime.GOOS == "windows"
+
+// spaceFactor is how many times the database's size must be free before a backup: room
+// for the copy, and as much again for the dump format's overhead and the database
+// growing meanwhile.
+const spaceFactor = 2
+
+// checkSpace fails with ErrNoSpace unless dir's file system has spaceFactor × dbSize free.
+// free is nil for the real file system; an unknown free space (an unsupported platform)
+// passes.
+func checkSpace(dir string, dbSize int64, free func(string) (uint64, error)) error {
+	if free == nil {
+		free = freeSpace
+	}
+	avail, err := free(dir)
+	if errors.Is(err, errors.ErrUnsupported) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("backup: free space in %s: %w", dir, err)
+	}
+	need := uint64(max(dbSize, 0)) * spaceFactor
+	if avail < need {
+		return fmt.Errorf("backup: %w in %s: a backup needs %s (%d × the database's %s), only %s free; free some space or back up to another directory with --dir",
+			ErrNoSpace, dir, humanBytes(need), spaceFactor, humanBytes(uint64(dbSize)), humanBytes(avail))
+	}
+	return nil
+}
+
+// existingDir returns dir or its nearest existing ancestor.
+func existingDir(dir string) string {
+	for {
+		if _, err := os.Stat(dir); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return dir
+		}
+		dir = parent
+	}
+}
+
+func humanBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

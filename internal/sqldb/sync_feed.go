@@ -1,0 +1,307 @@
+package sqldb
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"sort"
+	"strconv"
+	"strings"
+
+	izy "github.com/izytroniq/izytroniq"
+)
+
+// Entities of the sync feed in snapshot order (their rank is the index).
+var feedEntities = []string{"customer", "location", "device", "instrument", "test"}
+
+// feedScope builds the SQL that restricts each entity's rows to a checkout's scope: a
+// customer, or a location subtree (its devices, its locations and their ancestors, the
+// tests of its devices). Instruments are shared by all customers and always in scope.
+type feedScope struct {
+	prefix     string // WITH RECURSIVE … for a location scope
+	prefixArgs []any
+	customerID string
+	location   bool
+}
+
+func newFeedScope(co *izy.Checkout) feedScope {
+	s := feedScope{customerID: co.CustomerID}
+	if co.LocationID != nil {
+		s.location = true
+		s.prefix = `WITH RECURSIVE sub (id) AS (
+			SELECT id FROM locations WHERE id = ?
+			UNION ALL
+			SELECT l.id FROM locations l JOIN sub s ON l.parent_id = s.id
+		), anc (id, parent_id) AS (
+			SELECT id, parent_id FROM locations WHERE id = ?
+			UNION ALL
+			SELECT l.id, l.parent_id FROM locations l JOIN anc a ON l.id = a.parent_id
+		) `
+		s.prefixArgs = []any{*co.LocationID, *co.LocationID}
+	}
+	return s
+}
+
+// cond returns the scope condition of entity and its arguments.
+func (s feedScope) cond(entity string) (string, []any) {
+	switch entity {
+	case "customer":
+		return "id = ?", []any{s.customerID}
+	case "location":
+		if s.location {
+			return "(id IN (SELECT id FROM sub) OR id IN (SELECT id FROM anc))", nil
+		}
+		return "customer_id = ?", []any{s.customerID}
+	case "device":
+		if s.location {
+			return "location_id IN (SELECT id FROM sub)", nil
+		}
+		return "customer_id = ?", []any{s.customerID}
+	case "test":
+		if s.location {
+			return "device_id IN (SELECT id FROM devices WHERE location_id IN (SELECT id FROM sub))", nil
+		}
+		return "customer_id = ?", []any{s.customerID}
+	case "tombstone":
+		// A location scope gets every tombstone of the customer: a client deletes only
+		// what it holds, and a deleted location's old place cannot be walked any more.
+		return "customer_id = ?", []any{s.customerID}
+	}
+	return "1 = 1", nil
+}
+
+func feedTable(entity string) string {
+	if entity == "test" {
+		return "tests"
+	}
+	return entity + "s"
+}
+
+func feedCols(entity string) string {
+	switch entity {
+	case "customer":
+		return customerCols
+	case "location":
+		return locationCols
+	case "device":
+		return deviceCols
+	case "instrument":
+		return instrumentCols
+	}
+	return testCols
+}
+
+// feedRows reads rows of entity matching the scope and extra (a condition with args),
+// ordered by order, at most limit, as wire rows.
+func (t *tx) feedRows(ctx context.Context, s feedScope, entity, extra string, extraArgs []any, order string, limit int) ([]izy.Row, error) {
+	cond, cargs := s.cond(entity)
+	q := s.prefix + "SELECT " + feedCols(entity) + " FROM " + feedTable(entity) + " WHERE " + cond
+	args := append(append([]any{}, s.prefixArgs...), cargs...)
+	if extra != "" {
+		q += " AND " + extra
+		args = append(args, extraArgs...)
+	}
+	q += " ORDER BY " + order + " LIMIT ?"
+	args = append(args, limit)
+	rows, err := t.query(ctx, q, args...)
+	if err != nil {
+		return nil, dbErr("read "+entity+" rows", err)
+	}
+	var out []izy.Row
+	var vals []any
+	var tests []*izy.Test
+	for rows.Next() {
+		var r izy.Row
+		var v any
+		switch entity {
+		case "customer":
+			c := &izy.Customer{}
+			err = scanCustomer(rows, c)
+			v, r.ID, r.Seq = c, c.ID, c.Seq
+		case "location":
+			l := &izy.Location{}
+			err = scanLocation(rows, l)
+			v, r.ID, r.Seq = l, l.ID, l.Seq
+		case "device":
+			d := &izy.Device{}
+			err = scanDevice(rows, d)
+			v, r.ID, r.Seq = d, d.ID, d.Seq
+		case "instrument":
+			in := &izy.Instrument{}
+			err = scanInstrument(rows, in)
+			v, r.ID, r.Seq = in, in.ID, in.Seq
+		default:
+			x := &izy.Test{}
+			err = scanTest(rows, x)
+			v, r.ID, r.Seq = x, x.ID, x.Seq
+			tests = append(tests, x)
+		}
+		if err != nil {
+			rows.Close()
+			return nil, dbErr("read "+entity+" rows", err)
+		}
+		r.Entity = entity
+		out = append(out, r)
+		vals = append(vals, v)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, dbErr("read "+entity+" rows", err)
+	}
+	if err := t.loadMeasurements(ctx, tests); err != nil {
+		return nil, err
+	}
+	for i, v := range vals {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		out[i].Data = b
+	}
+	return out, nil
+}
+
+// tombstoneRows reads tombstones of the scope with seq > since in seq order.
+func (t *tx) tombstoneRows(ctx context.Context, s feedScope, since int64, limit int) ([]izy.Row, error) {
+	cond, args := s.cond("tombstone")
+	rows, err := t.query(ctx, "SELECT entity, id, seq FROM tombstones WHERE "+cond+" AND seq > ? ORDER BY seq LIMIT ?",
+		append(args, since, limit)...)
+	if err != nil {
+		return nil, dbErr("read tombstones", err)
+	}
+	defer rows.Close()
+	var out []izy.Row
+	for rows.Next() {
+		r := izy.Row{Deleted: true}
+		if err := rows.Scan(&r.Entity, &r.ID, &r.Seq); err != nil {
+			return nil, dbErr("read tombstones", err)
+		}
+		out = append(out, r)
+	}
+	return out, dbErr("read tombstones", rows.Err())
+}
+
+// snapshotCursor is the opaque position after (rank, id).
+func snapshotCursor(rank int, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(rank) + ":" + id))
+}
+
+func parseSnapshotCursor(c string) (int, string, error) {
+	if c == "" {
+		return 0, "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err == nil {
+		r, id, ok := strings.Cut(string(b), ":")
+		rank, err := strconv.Atoi(r)
+		if ok && err == nil && rank >= 0 && rank < len(feedEntities) && izy.ValidID(id) {
+			return rank, id, nil
+		}
+	}
+	return 0, "", izy.Errorf(izy.EINVALID, "cursor is not valid")
+}
+
+// SnapshotPage returns the page of co's snapshot that follows cursor ("" for the first):
+// at most limit rows in key order (entity rank, then id), with count and checksum, and on
+// the last page (Next "") the totals per entity of the whole scope. Reading one page is
+// one read transaction; pages may come from different moments, which the change feed
+// that follows repairs.
+func (db *DB) SnapshotPage(ctx context.Context, co *izy.Checkout, cursor string, limit int) (*izy.SyncPage, error) {
+	rank, after, err := parseSnapshotCursor(cursor)
+	if err != nil {
+		return nil, err
+	}
+	s := newFeedScope(co)
+	page := &izy.SyncPage{Rows: []izy.Row{}}
+	err = db.read(ctx, func(t *tx) error {
+		for ; rank < len(feedEntities); rank, after = rank+1, "" {
+			entity := feedEntities[rank]
+			need := limit - len(page.Rows)
+			extra, eargs := "", []any(nil)
+			if after != "" {
+				extra, eargs = "id > ?", []any{after}
+			}
+			rows, err := t.feedRows(ctx, s, entity, extra, eargs, "id", need+1)
+			if err != nil {
+				return err
+			}
+			if len(rows) > need {
+				page.Rows = append(page.Rows, rows[:need]...)
+				last := page.Rows[len(page.Rows)-1]
+				page.Next = snapshotCursor(rankOf(last.Entity), last.ID)
+				return nil
+			}
+			page.Rows = append(page.Rows, rows...)
+		}
+		page.Totals = map[string]int64{}
+		for _, entity := range feedEntities {
+			cond, cargs := s.cond(entity)
+			var n int64
+			if err := t.queryRow(ctx, s.prefix+"SELECT count(*) FROM "+feedTable(entity)+" WHERE "+cond,
+				append(append([]any{}, s.prefixArgs...), cargs...)...).Scan(&n); err != nil {
+				return dbErr("count snapshot", err)
+			}
+			page.Totals[entity] = n
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	page.Count = len(page.Rows)
+	page.Checksum = izy.RowsChecksum(page.Rows)
+	return page, nil
+}
+
+func rankOf(entity string) int {
+	for i, e := range feedEntities {
+		if e == entity {
+			return i
+		}
+	}
+	return len(feedEntities)
+}
+
+// Changes returns at most limit rows of co's scope with seq > since in seq order,
+// tombstones included; UpTo is the seq to ask from next and More says whether more rows
+// are ready.
+//
+// On PostgreSQL seq numbers are taken before commit, so a slow transaction may commit a
+// lower seq after a faster one; a client that re-reads from a slightly older seq loses
+// nothing because it applies a row only when it is newer than its copy.
+func (db *DB) Changes(ctx context.Context, co *izy.Checkout, since int64, limit int) (*izy.SyncPage, error) {
+	s := newFeedScope(co)
+	var all []izy.Row
+	more := false
+	err := db.read(ctx, func(t *tx) error {
+		for _, entity := range feedEntities {
+			rows, err := t.feedRows(ctx, s, entity, "seq > ?", []any{since}, "seq", limit+1)
+			if err != nil {
+				return err
+			}
+			all = append(all, rows...)
+		}
+		rows, err := t.tombstoneRows(ctx, s, since, limit+1)
+		if err != nil {
+			return err
+		}
+		all = append(all, rows...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].Seq < all[j].Seq })
+	if len(all) > limit {
+		all, more = all[:limit], true
+	}
+	page := &izy.SyncPage{Rows: all, Count: len(all), UpTo: since, More: more}
+	if page.Rows == nil {
+		page.Rows = []izy.Row{}
+	}
+	if n := len(all); n > 0 {
+		page.UpTo = all[n-1].Seq
+	}
+	page.Checksum = izy.RowsChecksum(page.Rows)
+	return page, nil
+}

@@ -1,0 +1,499 @@
+package syncer
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	izy "github.com/izytroniq/izytroniq"
+)
+
+// Fields a client may write, per entity; the rest (seq, version, dates set by tests,
+// timestamps) belong to the server.
+var editable = map[string]map[string]bool{
+	"device": set("location_id", "inventory_id", "designation", "type", "manufacturer", "model", "serial_number",
+		"protection_class", "cable_length_m", "cable_cross_section_mm2", "heating_elements", "heating_power_kw",
+		"cost_centre", "department", "standard", "interval_months", "comment", "status", "tag", "medical"),
+	"location": set("parent_id", "kind", "name"),
+}
+
+func set(names ...string) map[string]bool {
+	m := map[string]bool{}
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
+}
+
+// checkFields rejects fields a client may not write.
+func checkFields(entity string, fields map[string]json.RawMessage, create bool) error {
+	allowed := editable[entity]
+	var bad []string
+	for f := range fields {
+		if !allowed[f] && !(create && (f == "id" || f == "customer_id")) {
+			bad = append(bad, f)
+		}
+	}
+	if len(bad) > 0 {
+		sort.Strings(bad)
+		return izy.Errorf(izy.EINVALID, "%s fields %s cannot be written", entity, strings.Join(bad, ", "))
+	}
+	return nil
+}
+
+// Upload stores an upload body raw, then applies its mutations in one transaction and
+// answers the result; a batch seen before answers its stored result and applies nothing.
+func (s *Syncer) Upload(ctx context.Context, checkoutID string, raw []byte) (*izy.BatchResult, error) {
+	if int64(len(raw)) > s.limits.MaxBatchBytes {
+		return nil, izy.Errorf(izy.ETOOLARGE, "a batch has at most %d bytes; split it", s.limits.MaxBatchBytes)
+	}
+	b, err := ParseBatch(raw, s.limits.MaxMutations)
+	if err != nil {
+		return nil, err
+	}
+	co, err := s.openCheckout(ctx, checkoutID)
+	if err != nil {
+		return nil, err
+	}
+	stored, err := s.store.StoreBatch(ctx, co.ID, b.ID, izy.ProtocolVersion, raw)
+	if err != nil || stored != nil {
+		return stored, err
+	}
+	if err := s.store.SetCheckoutState(ctx, co.ID, izy.SyncMerging); err != nil {
+		return nil, err
+	}
+	res, err := s.store.ApplyBatch(ctx, co.ID, b, func(ctx context.Context, tx Tx) (*izy.BatchResult, error) {
+		return s.apply(ctx, tx, co, b)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("upload", "checkout", co.ID, "batch", b.ID, "mutations", len(b.Mutations))
+	return res, nil
+}
+
+// apply applies the mutations of b in order inside tx.
+func (s *Syncer) apply(ctx context.Context, tx Tx, co *izy.Checkout, b *izy.Batch) (*izy.BatchResult, error) {
+	res := &izy.BatchResult{BatchID: b.ID, Results: make([]izy.MutationResult, 0, len(b.Mutations))}
+	seen := map[string]izy.MutationResult{}
+	for i := range b.Mutations {
+		m := &b.Mutations[i]
+		if r, ok := seen[m.ID]; ok {
+			res.Results = append(res.Results, r)
+			continue
+		}
+		prev, err := tx.MutationResult(ctx, m.ID)
+		if err != nil {
+			return nil, err
+		}
+		if prev != nil {
+			res.Results = append(res.Results, *prev)
+			seen[m.ID] = *prev
+			continue
+		}
+		r := izy.MutationResult{MutationID: m.ID, Entity: m.Entity, EntityID: m.EntityID}
+		err = tx.Savepoint(ctx, func() error { return s.applyOne(ctx, tx, co, m, &r) })
+		if err != nil {
+			if izy.ErrorCode(err) == izy.EINTERNAL || izy.ErrorCode(err) == izy.EUNAVAILABLE {
+				return nil, err
+			}
+			r.Status, r.Message, r.Version, r.ConflictID = izy.MutationRejected, izy.ErrorMessage(err), 0, ""
+		}
+		res.Results = append(res.Results, r)
+		seen[m.ID] = r
+	}
+	return res, nil
+}
+
+// applyOne applies one mutation and fills r; an *izy.Error rejects it.
+func (s *Syncer) applyOne(ctx context.Context, tx Tx, co *izy.Checkout, m *izy.Mutation, r *izy.MutationResult) error {
+	if !izy.ValidID(m.EntityID) {
+		return izy.Errorf(izy.EINVALID, "id must be a valid id")
+	}
+	switch {
+	case m.Op == izy.OpTest && m.Entity == "test":
+		return s.applyTest(ctx, tx, co, m, r)
+	case m.Op == izy.OpCreate && m.Entity == "device":
+		return s.createDevice(ctx, tx, co, m, r)
+	case m.Op == izy.OpCreate && m.Entity == "location":
+		return s.createLocation(ctx, tx, co, m, r)
+	case m.Op == izy.OpUpdate && (m.Entity == "device" || m.Entity == "location"):
+		return s.update(ctx, tx, co, m, r)
+	case m.Op == izy.OpDelete && (m.Entity == "device" || m.Entity == "location"):
+		return s.delete(ctx, tx, co, m, r)
+	case m.Op != izy.OpCreate && m.Op != izy.OpUpdate && m.Op != izy.OpDelete && m.Op != izy.OpTest:
+		return izy.Errorf(izy.EINVALID, "unknown op %q; want create, update, delete or test", m.Op)
+	}
+	return izy.Errorf(izy.EINVALID, "op %q does not apply to entity %q", m.Op, m.Entity)
+}
+
+// inScope refuses an entity of customerID at locationID outside the checkout's scope.
+func inScope(ctx context.Context, tx Tx, co *izy.Checkout, customerID string, locationID *string) error {
+	if customerID != co.CustomerID {
+		return izy.Errorf(izy.EINVALID, "the record lies outside the checkout's scope (another customer)")
+	}
+	if co.LocationID == nil {
+		return nil
+	}
+	if locationID == nil {
+		return izy.Errorf(izy.EINVALID, "the record lies outside the checkout's location subtree")
+	}
+	in, err := tx.LocationWithin(ctx, *locationID, *co.LocationID)
+	if err != nil {
+		return err
+	}
+	if !in {
+		return izy.Errorf(izy.EINVALID, "the record lies outside the checkout's location subtree")
+	}
+	return nil
+}
+
+// locationScope is the location whose subtree membership decides a location's scope: a
+// location is in a subtree when it lies within it.
+func locationScopeOf(l *izy.Location) *string { return &l.ID }
+
+func (s *Syncer) conflict(ctx context.Context, tx Tx, co *izy.Checkout, m *izy.Mutation, kind string, fields []izy.FieldConflict, r *izy.MutationResult, msg string) error {
+	c := &izy.Conflict{MutationID: m.ID, Kind: kind, Entity: m.Entity, EntityID: m.EntityID, Fields: fields, Mutation: *m}
+	if err := tx.AddConflict(ctx, co.CustomerID, c); err != nil {
+		return err
+	}
+	r.Status, r.ConflictID, r.Message = izy.MutationConflict, c.ID, msg
+	return nil
+}
+
+func (s *Syncer) createDevice(ctx context.Context, tx Tx, co *izy.Checkout, m *izy.Mutation, r *izy.MutationResult) error {
+	if err := checkFields("device", m.Fields, true); err != nil {
+		return err
+	}
+	d, err := overlay(&izy.Device{}, m.Fields)
+	if err != nil {
+		return err
+	}
+	if d.ID != "" && d.ID != m.EntityID {
+		return izy.Errorf(izy.EINVALID, "id in fields differs from the mutation's id")
+	}
+	d.ID = m.EntityID
+	if d.CustomerID == "" {
+		d.CustomerID = co.CustomerID
+	}
+	if err := d.Validate(); err != nil {
+		return err
+	}
+	if err := inScope(ctx, tx, co, d.CustomerID, d.LocationID); err != nil {
+		return err
+	}
+	if _, err := tx.Device(ctx, d.ID); err == nil {
+		return izy.Errorf(izy.EINVALID, "a device with id %s exists already", d.ID)
+	}
+	if d.SerialNumber != "" {
+		other, err := tx.DeviceBySerial(ctx, d.CustomerID, d.SerialNumber, d.ID)
+		if err != nil {
+			return err
+		}
+		if other != nil {
+			sn, _ := json.Marshal(d.SerialNumber)
+			return s.conflict(ctx, tx, co, m, izy.ConflictDuplicate,
+				[]izy.FieldConflict{{Field: "serial_number", Base: json.RawMessage("null"), Server: sn, Client: sn}}, r,
+				fmt.Sprintf("serial number %s already belongs to device %s (%s)", d.SerialNumber, other.InventoryID, other.ID))
+		}
+	}
+	if err := tx.CreateDevice(ctx, d); err != nil {
+		return err
+	}
+	r.Status, r.Version = izy.MutationApplied, d.Version
+	return nil
+}
+
+func (s *Syncer) createLocation(ctx context.Context, tx Tx, co *izy.Checkout, m *izy.Mutation, r *izy.MutationResult) error {
+	if err := checkFields("location", m.Fields, true); err != nil {
+		return err
+	}
+	l, err := overlay(&izy.Location{}, m.Fields)
+	if err != nil {
+		return err
+	}
+	if l.ID != "" && l.ID != m.EntityID {
+		return izy.Errorf(izy.EINVALID, "id in fields differs from the mutation's id")
+	}
+	l.ID = m.EntityID
+	if l.CustomerID == "" {
+		l.CustomerID = co.CustomerID
+	}
+	if err := l.Validate(); err != nil {
+		return err
+	}
+	if err := inScope(ctx, tx, co, l.CustomerID, l.ParentID); err != nil {
+		return err
+	}
+	if _, err := tx.Location(ctx, l.ID); err == nil {
+		return izy.Errorf(izy.EINVALID, "a location with id %s exists already", l.ID)
+	}
+	if err := tx.CreateLocation(ctx, l); err != nil {
+		return err
+	}
+	r.Status, r.Version = izy.MutationApplied, l.Version
+	return nil
+}
+
+// current loads the server's copy of the entity of m with its customer, location (for the
+// scope check), version and JSON fields; ok is false when it does not exist.
+type current struct {
+	customerID string
+	location   *string
+	version    int64
+	fields     map[string]json.RawMessage
+	device     *izy.Device
+	loc        *izy.Location
+}
+
+func load(ctx context.Context, tx Tx, entity, id string) (*current, error) {
+	switch entity {
+	case "device":
+		d, err := tx.Device(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return &current{customerID: d.CustomerID, location: d.LocationID, version: d.Version, fields: fieldsOf(d), device: d}, nil
+	default:
+		l, err := tx.Location(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return &current{customerID: l.CustomerID, location: locationScopeOf(l), version: l.Version, fields: fieldsOf(l), loc: l}, nil
+	}
+}
+
+// missing decides a mutation against an entity that does not exist: deleted on the
+// server (a delete_edit conflict), or never known here (rejected).
+func (s *Syncer) missing(ctx context.Context, tx Tx, co *izy.Checkout, m *izy.Mutation, r *izy.MutationResult) error {
+	gone, err := tx.Deleted(ctx, m.Entity, m.EntityID)
+	if err != nil {
+		return err
+	}
+	if !gone {
+		return izy.Errorf(izy.EINVALID, "%s %s does not exist", m.Entity, m.EntityID)
+	}
+	if m.Op == izy.OpDelete {
+		r.Status = izy.MutationApplied // deleted on both sides
+		return nil
+	}
+	return s.conflict(ctx, tx, co, m, izy.ConflictDeleteEdit, nil, r, fmt.Sprintf("the %s was deleted on the server", m.Entity))
+}
+
+func (s *Syncer) update(ctx context.Context, tx Tx, co *izy.Checkout, m *izy.Mutation, r *izy.MutationResult) error {
+	if err := checkFields(m.Entity, m.Fields, false); err != nil {
+		return err
+	}
+	if len(m.Fields) == 0 {
+		return izy.Errorf(izy.EINVALID, "an update needs fields")
+	}
+	cur, err := load(ctx, tx, m.Entity, m.EntityID)
+	if izy.ErrorCode(err) == izy.ENOTFOUND {
+		return s.missing(ctx, tx, co, m, r)
+	}
+	if err != nil {
+		return err
+	}
+	if err := inScope(ctx, tx, co, cur.customerID, cur.location); err != nil {
+		return err
+	}
+	moved := cur.version != m.BaseVersion
+	if cur.device != nil && moved && cur.device.Status == izy.DeviceRetired {
+		if _, setsStatus := m.Fields["status"]; !setsStatus && !JSONEqual(m.Base["status"], json.RawMessage(`"retired"`)) {
+			return s.conflict(ctx, tx, co, m, izy.ConflictDeleteEdit, nil, r, "the device was retired on the server")
+		}
+	}
+	mg := MergeFields(m.Base, cur.fields, m.Fields, moved)
+	if len(mg.Conflicts) > 0 {
+		names := make([]string, len(mg.Conflicts))
+		for i, c := range mg.Conflicts {
+			names[i] = c.Field
+		}
+		return s.conflict(ctx, tx, co, m, izy.ConflictField, mg.Conflicts, r, "changed on both sides: "+strings.Join(names, ", "))
+	}
+	version, err := s.write(ctx, tx, co, cur, mg.Apply)
+	if err != nil {
+		return err
+	}
+	r.Status, r.Version = izy.MutationApplied, version
+	if mg.Merged {
+		r.Status = izy.MutationMerged
+	}
+	return nil
+}
+
+// write sets fields on the current entity and returns its new version.
+func (s *Syncer) write(ctx context.Context, tx Tx, co *izy.Checkout, cur *current, fields map[string]json.RawMessage) (int64, error) {
+	if len(fields) == 0 {
+		return cur.version, nil
+	}
+	if cur.device != nil {
+		d, err := overlay(cur.device, fields)
+		if err != nil {
+			return 0, err
+		}
+		if err := d.Validate(); err != nil {
+			return 0, err
+		}
+		if err := inScope(ctx, tx, co, d.CustomerID, d.LocationID); err != nil {
+			return 0, err
+		}
+		if err := tx.UpdateDevice(ctx, d); err != nil {
+			return 0, err
+		}
+		return d.Version, nil
+	}
+	l, err := overlay(cur.loc, fields)
+	if err != nil {
+		return 0, err
+	}
+	if err := l.Validate(); err != nil {
+		return 0, err
+	}
+	if l.ParentID != nil {
+		if err := inScope(ctx, tx, co, l.CustomerID, l.ParentID); err != nil && co.LocationID != nil && *co.LocationID != l.ID {
+			return 0, err
+		}
+	}
+	if err := tx.UpdateLocation(ctx, l); err != nil {
+		return 0, err
+	}
+	return l.Version, nil
+}
+
+func (s *Syncer) delete(ctx context.Context, tx Tx, co *izy.Checkout, m *izy.Mutation, r *izy.MutationResult) error {
+	cur, err := load(ctx, tx, m.Entity, m.EntityID)
+	if izy.ErrorCode(err) == izy.ENOTFOUND {
+		return s.missing(ctx, tx, co, m, r)
+	}
+	if err != nil {
+		return err
+	}
+	if err := inScope(ctx, tx, co, cur.customerID, cur.location); err != nil {
+		return err
+	}
+	if m.BaseVersion != 0 && cur.version != m.BaseVersion {
+		if cur.device == nil || cur.device.Status != izy.DeviceRetired {
+			return s.conflict(ctx, tx, co, m, izy.ConflictDeleteEdit, nil, r,
+				fmt.Sprintf("the %s was changed on the server since version %d (now %d)", m.Entity, m.BaseVersion, cur.version))
+		}
+	}
+	return s.remove(ctx, tx, cur, r)
+}
+
+// remove retires a device or deletes a location.
+func (s *Syncer) remove(ctx context.Context, tx Tx, cur *current, r *izy.MutationResult) error {
+	if cur.device != nil {
+		d := cur.device
+		if d.Status != izy.DeviceRetired {
+			d.Status = izy.DeviceRetired
+			if err := tx.UpdateDevice(ctx, d); err != nil {
+				return err
+			}
+		}
+		r.Status, r.Version = izy.MutationApplied, d.Version
+		return nil
+	}
+	if err := tx.DeleteLocation(ctx, cur.loc.ID, cur.loc.Version); err != nil {
+		return err
+	}
+	r.Status = izy.MutationApplied
+	return nil
+}
+
+// testFields is the body of a test mutation: the body of POST /api/v1/tests.
+type testFields struct {
+	ID           string   `json:"id"`
+	DeviceID     string   `json:"device_id"`
+	Date         izy.Date `json:"date"`
+	Standard     string   `json:"standard"`
+	InstrumentID *string  `json:"instrument_id"`
+	VisualOK     *bool    `json:"visual_ok"`
+	FunctionalOK *bool    `json:"functional_ok"`
+	Comment      string   `json:"comment"`
+	Measurements []struct {
+		Kind       string            `json:"kind"`
+		Value      *float64          `json:"value"`
+		Unit       string            `json:"unit"`
+		Parameters map[string]string `json:"parameters"`
+	} `json:"measurements"`
+}
+
+// applyTest records a test offline as POST /api/v1/tests would, with the same rule set.
+// Tests are append-only and never conflict; a test id seen before is applied once.
+func (s *Syncer) applyTest(ctx context.Context, tx Tx, co *izy.Checkout, m *izy.Mutation, r *izy.MutationResult) error {
+	b, _ := json.Marshal(m.Fields)
+	var in testFields
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return izy.Errorf(izy.EINVALID, "test: %s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	switch {
+	case in.ID != "" && in.ID != m.EntityID:
+		return izy.Errorf(izy.EINVALID, "id in fields differs from the mutation's id")
+	case !izy.ValidID(in.DeviceID):
+		return izy.Errorf(izy.EINVALID, "device_id must be a valid id")
+	case in.VisualOK == nil || in.FunctionalOK == nil:
+		return izy.Errorf(izy.EINVALID, "visual_ok and functional_ok are required")
+	case len(in.Measurements) > izy.MaxMeasurements:
+		return izy.Errorf(izy.EINVALID, "a test has at most %d measurements", izy.MaxMeasurements)
+	case in.InstrumentID != nil && !izy.ValidID(*in.InstrumentID):
+		return izy.Errorf(izy.EINVALID, "instrument_id must be a valid id or null")
+	}
+	exists, err := tx.TestExists(ctx, m.EntityID)
+	if err != nil {
+		return err
+	}
+	if exists {
+		r.Status = izy.MutationApplied
+		return nil
+	}
+	d, err := tx.Device(ctx, in.DeviceID)
+	if izy.ErrorCode(err) == izy.ENOTFOUND {
+		return izy.Errorf(izy.EINVALID, "device %s does not exist", in.DeviceID)
+	}
+	if err != nil {
+		return err
+	}
+	if err := inScope(ctx, tx, co, d.CustomerID, d.LocationID); err != nil {
+		return err
+	}
+	if in.InstrumentID != nil {
+		if _, err := tx.Instrument(ctx, *in.InstrumentID); err != nil {
+			return izy.Errorf(izy.EINVALID, "instrument_id names no known instrument")
+		}
+	}
+	t := &izy.Test{ID: m.EntityID, DeviceID: d.ID, Date: in.Date, Standard: strings.TrimSpace(in.Standard),
+		InstrumentID: in.InstrumentID, VisualOK: *in.VisualOK, FunctionalOK: *in.FunctionalOK, Comment: in.Comment,
+		Measurements: make([]izy.Measurement, len(in.Measurements))}
+	today := izy.DateOf(s.now())
+	if t.Date.IsZero() {
+		t.Date = izy.DateOf(m.CreatedAt)
+		if m.CreatedAt.IsZero() {
+			t.Date = today
+		}
+	}
+	for i, x := range in.Measurements {
+		if x.Value == nil {
+			return izy.Errorf(izy.EINVALID, "measurement %d: value is required", i+1)
+		}
+		t.Measurements[i] = izy.Measurement{Kind: x.Kind, Value: *x.Value, Unit: x.Unit, Parameters: x.Parameters}
+	}
+	rs, err := izy.RuleSetFor(izy.StandardFor(t, d))
+	if err != nil {
+		return err
+	}
+	if err := rs.EvaluateAt(d, t, today); err != nil {
+		return err
+	}
+	t.CustomerID, t.InspectorID = d.CustomerID, co.UserID
+	if err := tx.CreateTest(ctx, t); err != nil {
+		return err
+	}
+	r.Status, r.EntityID = izy.MutationApplied, t.ID
+	return nil
+}
