@@ -46,6 +46,7 @@ Commands:
   version   print the product, schema and protocol versions
   checkouts show who holds which data offline (list, show)
   release   build and verify signed release packages (keygen, build, verify)
+  service   register the server as a systemd unit or Windows service (install, uninstall, status)
   backup    back up and restore database and configuration (create, list, restore)
 
 Run 'izytroniq <command> -h' for the flags of a command.
@@ -87,6 +88,8 @@ func runEnv(ctx context.Context, args []string, env *env) error {
 		return (&BackupCommand{env: env}).Run(ctx, rest)
 	case "release":
 		return (&ReleaseCommand{env: env}).Run(ctx, rest)
+	case "service":
+		return (&ServiceCommand{env: env}).Run(ctx, rest)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
