@@ -34,6 +34,7 @@ type Config struct {
 	Escalation izy.EscalationWindows `toml:"escalation"`
 	Limits     LimitsConfig          `toml:"limits"`
 	Auth       AuthConfig            `toml:"auth"`
+	Update     UpdateConfig          `toml:"update"`
 
 	// Path is the file the configuration was read from; "" when there was none.
 	Path string `toml:"-"`
@@ -66,6 +67,12 @@ type LimitsConfig struct {
 type AuthConfig struct {
 	TokenTTL           time.Duration `toml:"token_ttl"`
 	PasswordIterations int           `toml:"password_iterations"`
+}
+
+// UpdateConfig names the public keys whose signature `izytroniq update` accepts on a
+// release package.
+type UpdateConfig struct {
+	TrustedKeys []string `toml:"trusted_keys"`
 }
 
 // Defaults.
@@ -113,6 +120,15 @@ var envVars = []envVar{
 		return err
 	}},
 	{"IZYTRONIQ_PASSWORD_ITERATIONS", func(c *Config, v string) error { return setInt(&c.Auth.PasswordIterations, v) }},
+	{"IZYTRONIQ_UPDATE_TRUSTED_KEYS", func(c *Config, v string) error { // a path list: ":"-separated (";" on Windows)
+		c.Update.TrustedKeys = nil
+		for _, p := range filepath.SplitList(v) {
+			if p = strings.TrimSpace(p); p != "" {
+				c.Update.TrustedKeys = append(c.Update.TrustedKeys, absPath(p))
+			}
+		}
+		return nil
+	}},
 }
 
 type envVar struct {
@@ -252,6 +268,9 @@ func (c *Config) resolve(dir string) {
 	c.Database.DSNFile = rel(c.Database.DSNFile)
 	c.TLS.Cert = rel(c.TLS.Cert)
 	c.TLS.Key = rel(c.TLS.Key)
+	for i, k := range c.Update.TrustedKeys {
+		c.Update.TrustedKeys[i] = rel(k)
+	}
 	if c.Database.DSN != "" && !isPostgresDSN(c.Database.DSN) && !strings.HasPrefix(c.Database.DSN, "file:") {
 		p := strings.TrimPrefix(c.Database.DSN, "sqlite:")
 		c.Database.DSN = rel(p)
@@ -320,6 +339,11 @@ func (c *Config) Validate() error {
 	}
 	if n := c.Auth.PasswordIterations; n < 1000 || n > 10_000_000 {
 		bad("auth.password_iterations: %d is outside 1000 … 10000000", n)
+	}
+	for i, k := range c.Update.TrustedKeys {
+		if strings.TrimSpace(k) == "" {
+			bad("update.trusted_keys[%d]: empty path; name a public key file (from izytroniq release keygen)", i)
+		}
 	}
 	if len(errs) == 0 {
 		return nil

@@ -61,6 +61,15 @@ func (db *DB) CreateCheckout(ctx context.Context, co *izy.Checkout) error {
 			return err
 		}
 		for _, o := range open {
+			if o.ClientID == co.ClientID && o.UserID == co.UserID && o.Mode == co.Mode && sameLocation(o.LocationID, co.LocationID) {
+				// The client asks again for a scope it holds: the answer to its first request
+				// was lost. Answer that checkout, instead of leaving an orphan on the server
+				// that would refuse the retry of an exclusive checkout with the client's own name.
+				*co = o
+				return nil
+			}
+		}
+		for _, o := range open {
 			if co.Mode != izy.CheckoutExclusive && o.Mode != izy.CheckoutExclusive {
 				continue
 			}
@@ -96,6 +105,10 @@ func (db *DB) CreateCheckout(ctx context.Context, co *izy.Checkout) error {
 		}
 		return t.audit(ctx, "checkout", "checkout", co.ID, co)
 	})
+}
+
+func sameLocation(a, b *string) bool {
+	return a == nil && b == nil || a != nil && b != nil && *a == *b
 }
 
 func clientName(c *izy.Checkout) string {
