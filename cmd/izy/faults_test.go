@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"net/url"
 	"os/exec"
 	"path/filepath"
@@ -364,7 +365,7 @@ func TestFaultKill(t *testing.T) {
 		if attempt > 200 {
 			t.Fatal("izy checkout never completed between kills")
 		}
-		if izyKilled(t, time.Duration(10+rng.IntN(60))*time.Millisecond, home, "checkout", "--customer", customer, "--page-size", "10", "--json") {
+		if izyKilled(t, killDelay(rng, attempt, 60), home, "checkout", "--customer", customer, "--page-size", "10", "--json") {
 			break
 		}
 		kills++
@@ -382,7 +383,7 @@ func TestFaultKill(t *testing.T) {
 		if attempt > 200 {
 			t.Fatal("izy sync never completed between kills")
 		}
-		if izyKilled(t, time.Duration(10+rng.IntN(70))*time.Millisecond, home, "sync", "--batch", "5", "--json") {
+		if izyKilled(t, killDelay(rng, attempt, 70), home, "sync", "--batch", "5", "--json") {
 			break
 		}
 		kills++
@@ -569,4 +570,12 @@ func mustConfig(t *testing.T, home string) *Config {
 func openReplica(t *testing.T, home string) (*replica.Replica, error) {
 	t.Helper()
 	return replica.Open(context.Background(), replicaPath(home))
+}
+
+// killDelay is how long izy may run before it is killed: a random 10 to 10+spread ms at
+// first, growing with every attempt, so that on a loaded machine (where starting a process
+// alone can take longer than the first delays) the run still converges instead of being
+// killed before it stores anything.
+func killDelay(rng *rand.Rand, attempt, spread int) time.Duration {
+	return time.Duration(10+rng.IntN(spread)) * time.Millisecond * time.Duration(1+attempt/10)
 }

@@ -49,6 +49,8 @@ Commands:
   service   register the server as a systemd unit or Windows service (install, uninstall, status)
   backup    back up and restore database and configuration (create, list, restore)
   update    check a signed release package and this installation before an update (--dry-run), history
+  check     run the post-update checks (database, service, log, test pages, TLS); non-zero on failure
+  doctor    diagnose the manual's troubleshooting cases and, with --fix, repair what is safe
 
 Run 'izytroniq <command> -h' for the flags of a command.
 Start with: izytroniq demo
@@ -93,6 +95,10 @@ func runEnv(ctx context.Context, args []string, env *env) error {
 		return (&ServiceCommand{env: env}).Run(ctx, rest)
 	case "update":
 		return (&UpdateCommand{env: env}).Run(ctx, rest)
+	case "check":
+		return (&CheckCommand{env: env}).Run(ctx, rest)
+	case "doctor":
+		return (&DoctorCommand{env: env}).Run(ctx, rest)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
