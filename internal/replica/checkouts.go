@@ -115,8 +115,13 @@ func applySnapshotPage(ctx context.Context, tx *sql.Tx, checkoutID string, p *iz
 	if err := json.Unmarshal([]byte(counts), &m); err != nil {
 		return err
 	}
+	st, err := prepareApplyRow(ctx, tx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
 	for _, row := range p.Rows {
-		if _, err := applyRow(ctx, tx, row); err != nil {
+		if _, err := applyRow(ctx, st, row); err != nil {
 			return err
 		}
 		m[row.Entity]++
@@ -163,8 +168,13 @@ func (r *Replica) ApplyChanges(ctx context.Context, checkoutID string, p *izy.Sy
 		if err := tx.QueryRowContext(ctx, `SELECT change_seq FROM checkouts WHERE id = ?`, checkoutID).Scan(&since); err != nil {
 			return fmt.Errorf("checkout %s: %w", checkoutID, err)
 		}
+		st, err := prepareApplyRow(ctx, tx)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
 		for _, row := range p.Rows {
-			ok, err := applyRow(ctx, tx, row)
+			ok, err := applyRow(ctx, st, row)
 			if err != nil {
 				return err
 			}
@@ -173,7 +183,7 @@ func (r *Replica) ApplyChanges(ctx context.Context, checkoutID string, p *izy.Sy
 			}
 		}
 		upTo := max(p.UpTo, since)
-		_, err := tx.ExecContext(ctx, `UPDATE checkouts SET change_seq = ?, last_sync = ? WHERE id = ?`, upTo, r.now().UTC().Format(time.RFC3339), checkoutID)
+		_, err = tx.ExecContext(ctx, `UPDATE checkouts SET change_seq = ?, last_sync = ? WHERE id = ?`, upTo, r.now().UTC().Format(time.RFC3339), checkoutID)
 		return err
 	})
 	return n, err

@@ -43,26 +43,39 @@ func index(entity, id string, data []byte) indexed {
 
 // applyRow stores a server row unless the local copy is as new or newer. A tombstone
 // keeps its seq and loses its data. It reports whether the row was applied.
-func applyRow(ctx context.Context, tx *sql.Tx, row izy.Row) (bool, error) {
+func applyRow(ctx context.Context, st *sql.Stmt, row izy.Row) (bool, error) {
 	var data any
 	ix := indexed{}
 	if !row.Deleted {
 		data = string(row.Data)
 		ix = index(row.Entity, row.ID, row.Data)
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO records (entity, id, seq, deleted, local, customer_id, location_id, device_id, search, data)
-		VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?)
-		ON CONFLICT (entity, id) DO UPDATE SET seq = excluded.seq, deleted = excluded.deleted, local = 0,
-			customer_id = CASE WHEN excluded.deleted THEN records.customer_id ELSE excluded.customer_id END,
-			location_id = excluded.location_id, device_id = CASE WHEN excluded.deleted THEN records.device_id ELSE excluded.device_id END,
-			search = excluded.search, data = excluded.data
-		WHERE excluded.seq > records.seq`,
-		row.Entity, row.ID, row.Seq, row.Deleted, ix.customerID, ix.locationID, ix.deviceID, ix.search, data)
+	res, err := st.ExecContext(ctx, row.Entity, row.ID, row.Seq, row.Deleted, ix.customerID, ix.locationID, ix.deviceID, ix.search, data)
 	if err != nil {
 		return false, fmt.Errorf("apply %s %s: %w", row.Entity, row.ID, err)
 	}
 	n, _ := res.RowsAffected()
 	return n > 0, nil
+}
+
+// applyRowSQL upserts a server row unless the local copy is as new or newer. Callers
+// prepare it once per page (prepareApplyRow): parsing it again for every row took a third
+// of the client's CPU during a large checkout.
+const applyRowSQL = `INSERT INTO records (entity, id, seq, deleted, local, customer_id, location_id, device_id, search, data)
+		VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?)
+		ON CONFLICT (entity, id) DO UPDATE SET seq = excluded.seq, deleted = excluded.deleted, local = 0,
+			customer_id = CASE WHEN excluded.deleted THEN records.customer_id ELSE excluded.customer_id END,
+			location_id = excluded.location_id, device_id = CASE WHEN excluded.deleted THEN records.device_id ELSE excluded.device_id END,
+			search = excluded.search, data = excluded.data
+		WHERE excluded.seq > records.seq`
+
+// prepareApplyRow prepares applyRowSQL in tx; the caller closes the statement.
+func prepareApplyRow(ctx context.Context, tx *sql.Tx) (*sql.Stmt, error) {
+	st, err := tx.PrepareContext(ctx, applyRowSQL)
+	if err != nil {
+		return nil, fmt.Errorf("prepare row upsert: %w", err)
+	}
+	return st, nil
 }
 
 // putLocal stores a record changed offline: its data changes, its seq stays (so that the
