@@ -148,22 +148,5 @@ func (db *DB) ListCustomers(ctx context.Context, f izy.CustomerFilter) ([]izy.Cu
 		w.add("("+db.like("number")+" OR "+db.like("name")+")", p, p)
 	}
 	q := "SELECT " + customerCols + " FROM customers" + w.String() + " ORDER BY id LIMIT ?"
-	rows, err := db.query(ctx, q, append(w.args, f.Limit+1)...)
-	if err != nil {
-		return nil, "", dbErr("list customers", err)
-	}
-	defer rows.Close()
-	items := []izy.Customer{}
-	for rows.Next() {
-		var c izy.Customer
-		if err := scanCustomer(rows, &c); err != nil {
-			return nil, "", dbErr("list customers", err)
-		}
-		items = append(items, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", dbErr("list customers", err)
-	}
-	items, next := nextCursor(items, f.Limit, func(c *izy.Customer) string { return c.ID })
-	return items, next, nil
+	return listPage(ctx, db, "list customers", q, w.args, f.Limit, scanCustomer, func(c *izy.Customer) string { return c.ID })
 }

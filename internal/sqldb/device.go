@@ -265,22 +265,5 @@ func (db *DB) ListDevices(ctx context.Context, f izy.DeviceFilter) ([]izy.Device
 	}
 	q := prefix + "SELECT " + deviceCols + " FROM devices" + w.String() + " ORDER BY id LIMIT ?"
 	args := append(prefixArgs, w.args...)
-	args = append(args, f.Limit+1)
-	rows, err := db.query(ctx, q, args...)
-	if err != nil {
-		return nil, "", dbErr("list devices", err)
-	}
-	defer rows.Close()
-	items := make([]izy.Device, 0, min(f.Limit+1, 128))
-	for rows.Next() {
-		items = append(items, izy.Device{})
-		if err := scanDevice(rows, &items[len(items)-1]); err != nil {
-			return nil, "", dbErr("list devices", err)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", dbErr("list devices", err)
-	}
-	items, next := nextCursor(items, f.Limit, func(d *izy.Device) string { return d.ID })
-	return items, next, nil
+	return listPage(ctx, db, "list devices", q, args, f.Limit, scanDevice, func(d *izy.Device) string { return d.ID })
 }

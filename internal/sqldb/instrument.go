@@ -105,22 +105,5 @@ func (db *DB) ListInstruments(ctx context.Context, f izy.InstrumentFilter) ([]iz
 		w.add(cond, args...)
 	}
 	q := "SELECT " + instrumentCols + " FROM instruments" + w.String() + " ORDER BY id LIMIT ?"
-	rows, err := db.query(ctx, q, append(w.args, f.Limit+1)...)
-	if err != nil {
-		return nil, "", dbErr("list instruments", err)
-	}
-	defer rows.Close()
-	items := []izy.Instrument{}
-	for rows.Next() {
-		var i izy.Instrument
-		if err := scanInstrument(rows, &i); err != nil {
-			return nil, "", dbErr("list instruments", err)
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", dbErr("list instruments", err)
-	}
-	items, next := nextCursor(items, f.Limit, func(i *izy.Instrument) string { return i.ID })
-	return items, next, nil
+	return listPage(ctx, db, "list instruments", q, w.args, f.Limit, scanInstrument, func(i *izy.Instrument) string { return i.ID })
 }

@@ -1,6 +1,7 @@
 package sqldb
 
 import (
+	"context"
 	"encoding/base64"
 	"strconv"
 	"strings"
@@ -128,4 +129,29 @@ func nextCursor[T any](items []T, limit int, id func(*T) string) ([]T, string) {
 	}
 	items = items[:limit]
 	return items, encodeCursor(id(&items[limit-1]))
+}
+
+// listPage runs a keyset page query q (which ends in "LIMIT ?", given limit+1 so that one
+// extra row tells whether another page follows), scans each row with scan, and returns
+// the page and the cursor of the next one. what names the list in errors.
+func listPage[T any](ctx context.Context, db *DB, what, q string, args []any, limit int,
+	scan func(interface{ Scan(...any) error }, *T) error, id func(*T) string) ([]T, string, error) {
+	rows, err := db.query(ctx, q, append(args, limit+1)...)
+	if err != nil {
+		return nil, "", dbErr(what, err)
+	}
+	defer rows.Close()
+	items := make([]T, 0, min(limit+1, 128))
+	for rows.Next() {
+		var zero T
+		items = append(items, zero)
+		if err := scan(rows, &items[len(items)-1]); err != nil {
+			return nil, "", dbErr(what, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", dbErr(what, err)
+	}
+	items, next := nextCursor(items, limit, id)
+	return items, next, nil
 }

@@ -236,22 +236,5 @@ func (db *DB) ListLocations(ctx context.Context, f izy.LocationFilter) ([]izy.Lo
 		w.add("parent_id = ?", f.ParentID)
 	}
 	q := "SELECT " + locationCols + " FROM locations" + w.String() + " ORDER BY id LIMIT ?"
-	rows, err := db.query(ctx, q, append(w.args, f.Limit+1)...)
-	if err != nil {
-		return nil, "", dbErr("list locations", err)
-	}
-	defer rows.Close()
-	items := []izy.Location{}
-	for rows.Next() {
-		var l izy.Location
-		if err := scanLocation(rows, &l); err != nil {
-			return nil, "", dbErr("list locations", err)
-		}
-		items = append(items, l)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", dbErr("list locations", err)
-	}
-	items, next := nextCursor(items, f.Limit, func(l *izy.Location) string { return l.ID })
-	return items, next, nil
+	return listPage(ctx, db, "list locations", q, w.args, f.Limit, scanLocation, func(l *izy.Location) string { return l.ID })
 }
