@@ -57,26 +57,11 @@ func (c *CheckoutsCommand) Run(ctx context.Context, args []string) error {
 		fs.Usage()
 		return usageErrorf("checkouts show needs the ID of a checkout")
 	}
-	cfg, err := loadConfig(c.env, &cf)
+	_, db, closeAll, err := openCurrentDB(ctx, c.env, &cf)
 	if err != nil {
 		return err
 	}
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	logger, closeLog, err := openLog(cfg, nil, false)
-	if err != nil {
-		return err
-	}
-	defer closeLog()
-	db, _, err := openDB(ctx, cfg, logger)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := db.CheckSchema(ctx); err != nil {
-		return err
-	}
+	defer closeAll()
 	var items []izy.Checkout
 	if sub == "show" {
 		co, err := db.GetCheckout(ctx, id)

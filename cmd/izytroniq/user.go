@@ -85,26 +85,11 @@ func (c *UserCommand) Run(ctx context.Context, args []string) error {
 		fs.Usage()
 		return err
 	}
-	cfg, err := loadConfig(c.env, &cf)
+	cfg, db, closeAll, err := openCurrentDB(ctx, c.env, &cf)
 	if err != nil {
 		return err
 	}
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	logger, closeLog, err := openLog(cfg, nil, false)
-	if err != nil {
-		return err
-	}
-	defer closeLog()
-	db, _, err := openDB(ctx, cfg, logger)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := db.CheckSchema(ctx); err != nil {
-		return err
-	}
+	defer closeAll()
 	return run(ctx, db, cfg)
 }
 

@@ -61,6 +61,34 @@ func openLog(cfg *Config, console io.Writer, create bool) (*slog.Logger, func() 
 	return slog.New(slog.NewMultiHandler(handlers...)), closeFn, nil
 }
 
+// openCurrentDB loads and validates the configuration, opens the log file and the
+// database, and refuses a schema this binary does not expect: what every command that
+// reads or writes data (but does not migrate) does first. closeAll closes both.
+func openCurrentDB(ctx context.Context, e *env, cf *configFlags) (*Config, *sqldb.DB, func(), error) {
+	cfg, err := loadConfig(e, cf)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, nil, nil, err
+	}
+	logger, closeLog, err := openLog(cfg, nil, false)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	db, _, err := openDB(ctx, cfg, logger)
+	if err != nil {
+		closeLog()
+		return nil, nil, nil, err
+	}
+	if err := db.CheckSchema(ctx); err != nil {
+		db.Close()
+		closeLog()
+		return nil, nil, nil, err
+	}
+	return cfg, db, func() { db.Close(); closeLog() }, nil
+}
+
 // openDB opens the configured database without migrating it.
 func openDB(ctx context.Context, cfg *Config, logger *slog.Logger) (*sqldb.DB, string, error) {
 	dsn, err := cfg.DSN()
