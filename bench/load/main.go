@@ -42,6 +42,7 @@ type options struct {
 	dur          time.Duration
 	idPool       int
 	jsonOut      bool
+	samples      string // file for one line per request: start (unix ns), latency (ns), ok
 }
 
 // Result is what one run measured.
@@ -60,17 +61,21 @@ type Result struct {
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "window" {
+		return window(args[1:], stdout)
+	}
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	var o options
 	fs.StringVar(&o.base, "url", "http://127.0.0.1:8080", "server base URL (loopback only)")
 	fs.StringVar(&o.user, "user", "admin", "user to log in as")
 	fs.StringVar(&o.pwFile, "password-file", "", "file holding the password")
 	fs.StringVar(&o.token, "token", "", "bearer token (instead of logging in)")
-	fs.StringVar(&o.scenario, "scenario", "get", "list | get | test | sql-list")
+	fs.StringVar(&o.scenario, "scenario", "get", "list | get | test | mixed (80% get, 15% list, 5% test) | sql-list")
 	fs.IntVar(&o.conns, "c", 64, "concurrent connections")
 	fs.DurationVar(&o.dur, "d", 10*time.Second, "duration (the run stops by itself)")
 	fs.IntVar(&o.idPool, "ids", 20000, "device IDs to collect for get/test")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the result as JSON")
+	fs.StringVar(&o.samples, "samples", "", "write every request as `file` lines \"start_unix_ns latency_ns ok\" (for load window)")
 	dsn := fs.String("db", "", "with -scenario sql-list: the database DSN or SQLite file to query directly")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -104,7 +109,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return report(stdout, o, drive(ctx, hc, o, w))
+	res, err := drive(ctx, hc, o, w)
+	if err != nil {
+		return err
+	}
+	return report(stdout, o, res)
 }
 
 func report(stdout io.Writer, o options, res Result) error {
@@ -217,7 +226,18 @@ func getJSON(hc *http.Client, token, u string, v any) error {
 
 // request builds the next request of the scenario.
 func (w *workload) request(o options, r *rand.Rand) (*http.Request, error) {
-	switch o.scenario {
+	scenario := o.scenario
+	if scenario == "mixed" {
+		switch n := r.IntN(100); {
+		case n < 80:
+			scenario = "get"
+		case n < 95:
+			scenario = "list"
+		default:
+			scenario = "test"
+		}
+	}
+	switch scenario {
 	case "list":
 		c := w.customers[r.IntN(len(w.customers))]
 		return http.NewRequest("GET", o.base+"/api/v1/devices?limit=100&customer_id="+c, nil)
@@ -233,7 +253,7 @@ func (w *workload) request(o options, r *rand.Rand) (*http.Request, error) {
 		}
 		return req, err
 	}
-	return nil, fmt.Errorf("unknown scenario %q (list, get, test)", o.scenario)
+	return nil, fmt.Errorf("unknown scenario %q (list, get, test, mixed)", o.scenario)
 }
 
 // testBody is a test with six measurements fitting the device's protection class.
@@ -264,8 +284,8 @@ func testBody(d device, r *rand.Rand) map[string]any {
 	}
 }
 
-func drive(ctx context.Context, hc *http.Client, o options, w *workload) Result {
-	res := measure(ctx, o.conns, o.dur, func(ctx context.Context, r *rand.Rand) error {
+func drive(ctx context.Context, hc *http.Client, o options, w *workload) (Result, error) {
+	res, err := measure(ctx, o.conns, o.dur, o.samples, func(ctx context.Context, r *rand.Rand) error {
 		req, err := w.request(o, r)
 		if err != nil {
 			return err
@@ -283,19 +303,20 @@ func drive(ctx context.Context, hc *http.Client, o options, w *workload) Result 
 		return nil
 	})
 	res.Scenario = o.scenario
-	return res
+	return res, err
 }
 
 // measure runs step on conns goroutines until dur has passed and sums up throughput,
 // errors and latency percentiles. A step cut short by the end of the run counts as neither
 // a request nor an error.
-func measure(ctx context.Context, conns int, dur time.Duration, step func(context.Context, *rand.Rand) error) Result {
+func measure(ctx context.Context, conns int, dur time.Duration, samples string, step func(context.Context, *rand.Rand) error) (Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, dur)
 	defer cancel()
 	var (
 		nreq, nerr atomic.Int64
 		mu         sync.Mutex
 		lat        []time.Duration
+		all        []sample
 		firstErr   atomic.Value
 		wg         sync.WaitGroup
 	)
@@ -306,6 +327,7 @@ func measure(ctx context.Context, conns int, dur time.Duration, step func(contex
 			defer wg.Done()
 			r := rand.New(rand.NewPCG(seed, 7))
 			local := make([]time.Duration, 0, 4096)
+			var mine []sample
 			for ctx.Err() == nil {
 				t0 := time.Now()
 				err := step(ctx, r)
@@ -313,7 +335,11 @@ func measure(ctx context.Context, conns int, dur time.Duration, step func(contex
 					break
 				}
 				nreq.Add(1)
-				local = append(local, time.Since(t0))
+				d := time.Since(t0)
+				local = append(local, d)
+				if samples != "" {
+					mine = append(mine, sample{t0.UnixNano(), int64(d), err == nil})
+				}
 				if err != nil {
 					nerr.Add(1)
 					firstErr.CompareAndSwap(nil, err.Error())
@@ -321,6 +347,7 @@ func measure(ctx context.Context, conns int, dur time.Duration, step func(contex
 			}
 			mu.Lock()
 			lat = append(lat, local...)
+			all = append(all, mine...)
 			mu.Unlock()
 		}(uint64(i) + 1)
 	}
@@ -338,5 +365,10 @@ func measure(ctx context.Context, conns int, dur time.Duration, step func(contex
 	if v, ok := firstErr.Load().(string); ok {
 		res.FirstError = v
 	}
-	return res
+	if samples != "" {
+		if err := writeSamples(samples, all); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
 }

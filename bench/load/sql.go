@@ -36,10 +36,10 @@ func driveSQL(ctx context.Context, o options, dsn string) (Result, error) {
 	if len(customers) == 0 {
 		return Result{}, fmt.Errorf("no customers in %s", dsn)
 	}
-	res := measure(ctx, o.conns, o.dur, func(ctx context.Context, r *rand.Rand) error {
+	res, err := measure(ctx, o.conns, o.dur, o.samples, func(ctx context.Context, r *rand.Rand) error {
 		_, _, err := db.ListDevices(ctx, izy.DeviceFilter{CustomerID: customers[r.IntN(len(customers))], Page: izy.Page{Limit: 100}})
 		return err
 	})
 	res.Scenario = "sql-list"
-	return res, nil
+	return res, err
 }

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	izy "github.com/izytroniq/izytroniq"
+	"github.com/izytroniq/izytroniq/internal/service"
 )
 
 // version is the product version; release builds set it with
@@ -25,7 +26,18 @@ var protocolVersions = []int{izy.PreviousProtocolVersion, izy.ProtocolVersion}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	runMain := func(ctx context.Context) error { return run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr) }
+	var err error
+	// Started by the Windows service control manager (its binary path runs `serve`), the
+	// server must answer the manager's start, stop and shutdown requests; elsewhere, and
+	// for every other command, it is a plain process.
+	asService := false
+	if len(os.Args) > 1 && os.Args[1] == "serve" {
+		asService, err = service.RunAsService(service.DefaultName, runMain)
+	}
+	if !asService {
+		err = runMain(ctx)
+	}
 	stop()
 	os.Exit(exitCode(err, os.Stderr))
 }
