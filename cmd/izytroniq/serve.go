@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"runtime/pprof"
 	"time"
 
+	"github.com/izytroniq/izytroniq/internal/handoff"
 	"github.com/izytroniq/izytroniq/internal/server"
 )
 
@@ -22,7 +22,12 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 Serve the HTTP API, the web page and the sync service. The server refuses a database
 whose schema is older or newer than this binary's; upgrade it with 'izytroniq db upgrade'
 first, or pass --migrate to upgrade on start (several processes starting together
-migrate exactly once). SIGINT or SIGTERM stops the server gracefully.`)
+migrate exactly once). SIGINT or SIGTERM stops the server gracefully.
+
+SIGHUP (systemctl reload) hands the listening socket over to a new process without
+dropping a connection (Linux): the new binary named in DATA_DIR/run/handoff-request.json
+('izytroniq update' writes it), else this binary again. The new process serves with the
+same arguments; this one finishes the requests it has and exits 0.`)
 	var cf configFlags
 	cf.register(fs, true)
 	role := fs.String("role", "", "process `role`: all (default), app or sync")
@@ -78,11 +83,31 @@ migrate exactly once). SIGINT or SIGTERM stops the server gracefully.`)
 		logger.Error("database schema", "err", err, "dsn", redactDSN(dsn))
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, inherited, err := handoff.Listen("tcp", cfg.Listen)
 	if err != nil {
 		logger.Error("listen", "err", err)
 		return fmt.Errorf("listen on %s: %w (is another server running? change listen or use --listen)", cfg.Listen, err)
 	}
+	defer ln.Close() // deregisters it from handoff on early returns; Serve closes it too
+	if inherited {
+		logger.Info("hand-over: took over the listening socket", "addr", ln.Addr().String(), "pid", os.Getpid(), "parent_pid", os.Getppid())
+	}
+	up, err := handoff.New(handoff.RunDir(cfg.DataDir), logger)
+	if err != nil {
+		return fmt.Errorf("hand-over: %w", err)
+	}
+	defer up.Stop()
+	// A hand-over ends this process like SIGTERM does, once the new one is ready.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-up.Exit():
+			logger.Info("hand-over: the new process serves; finishing the requests in flight", "pid", os.Getpid())
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	ts, err := openTransfers(ctx, cfg, logger)
 	if err != nil {
 		return err
@@ -96,6 +121,14 @@ migrate exactly once). SIGINT or SIGTERM stops the server gracefully.`)
 		go sy.Run(ctx, 10*time.Minute) // the sync worker: tombstone collection
 	}
 	srv := server.New(db, sc, logger)
+	up.OnDrain(srv.Drain)
+	go func() {
+		// Ready returns once Serve accepts: then the pidfile names this process, systemd
+		// and (after a hand-over) the old process learn that it serves.
+		if err := up.Ready(); err != nil {
+			logger.Error("hand-over: ready", "err", err)
+		}
+	}()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {

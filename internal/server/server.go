@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	izy "github.com/izytroniq/izytroniq"
@@ -58,6 +59,7 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	handler http.Handler
+	closing atomic.Bool // Drain was called: every response closes its connection
 
 	dummyHash func() string // a hash of the configured cost, for unknown users
 }
@@ -112,12 +114,47 @@ func New(store Store, cfg Config, logger *slog.Logger) *Server {
 // Handler returns the server's HTTP handler with all middleware applied.
 func (s *Server) Handler() http.Handler { return s.handler }
 
+// Drain makes every response from now on carry "Connection: close", so keep-alive
+// clients reconnect (to the process that took the listening socket over, see
+// internal/handoff) instead of meeting an idle connection closed by Shutdown.
+func (s *Server) Drain() { s.closing.Store(true) }
+
+// drainWriter adds "Connection: close" to responses whose header is written after
+// Drain, including those of requests that began before it.
+type drainWriter struct {
+	http.ResponseWriter
+	closing *atomic.Bool
+	wrote   bool
+}
+
+func (w *drainWriter) WriteHeader(code int) {
+	if !w.wrote && code >= 200 {
+		w.wrote = true
+		if w.closing.Load() {
+			w.Header().Set("Connection", "close")
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *drainWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (flush, deadlines).
+func (w *drainWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 // Serve serves on ln, with TLS when certFile and keyFile are both given, until ctx ends;
 // then it stops accepting connections and waits up to ShutdownTimeout for requests in
 // flight to finish. It returns nil after a clean shutdown.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, certFile, keyFile string) error {
 	srv := &http.Server{
-		Handler:           s.handler,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.handler.ServeHTTP(&drainWriter{ResponseWriter: w, closing: &s.closing}, r)
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      120 * time.Second,

@@ -19,7 +19,9 @@ const (
 
 // RenderUnit returns the systemd unit file for spec. The service runs as spec.User,
 // restarts on failure, and may write only its data directory (spec.WorkingDir).
-// Type=simple, because the server does not speak sd_notify.
+// Type=notify with NotifyAccess=all, because the server says READY=1 once it accepts
+// requests, and a process started by a hand-over (internal/handoff, triggered by
+// SIGHUP, hence ExecReload=) says MAINPID= so systemd adopts it as the main process.
 func RenderUnit(spec Spec) ([]byte, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
@@ -48,9 +50,11 @@ func RenderUnit(spec Spec) ([]byte, error) {
 	w("Wants=network-online.target")
 	w("")
 	w("[Service]")
-	w("Type=simple")
+	w("Type=notify")
+	w("NotifyAccess=all")
 	w("User=%s", spec.User)
 	w("ExecStart=%s", exec)
+	w("ExecReload=/bin/kill -HUP $MAINPID")
 	if spec.WorkingDir != "" {
 		// WorkingDirectory= is taken whole (no quotes), with specifiers expanded.
 		w("WorkingDirectory=%s", escapeSpecifiers(spec.WorkingDir))

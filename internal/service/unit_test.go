@@ -231,7 +231,7 @@ func TestParseUnitReadsBack(t *testing.T) {
 	}
 	// Settings the unit must carry (SPEC: User=, restart policy, hardening).
 	for _, line := range []string{
-		"Type=simple", "User=izytroniq", "Restart=on-failure", "RestartSec=5s", "NoNewPrivileges=yes",
+		"Type=notify", "NotifyAccess=all", "ExecReload=/bin/kill -HUP $MAINPID", "User=izytroniq", "Restart=on-failure", "RestartSec=5s", "NoNewPrivileges=yes",
 		"ProtectSystem=strict", "PrivateTmp=yes", "LimitNOFILE=65536", "WantedBy=multi-user.target",
 		"ReadWritePaths=" + systemdQuote(spec.WorkingDir, false),
 		"WorkingDirectory=" + strings.ReplaceAll(spec.WorkingDir, "%", "%%"),
