@@ -167,6 +167,10 @@ func (c *DBCommand) status(ctx context.Context, db *sqldb.DB, dsn string, asJSON
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if i, err := db.InterruptedMigration(ctx); err == nil && i != nil {
+		// The in-progress marker outlived its step (docs/migrations.md).
+		fmt.Fprintf(c.stdout, "Interrupted: %s.\n", i.Error())
+	}
 	if pending > 0 {
 		fmt.Fprintf(c.stdout, "%d pending: run 'izytroniq db upgrade'.\n", pending)
 	} else {

@@ -66,10 +66,14 @@ func TestUpdateDryRun(t *testing.T) {
 		t.Error("the configuration file changed")
 	}
 
-	// Without --dry-run this build stops after the preflight and says so.
-	_, _, err = runTest(t, nil, "update", "--config", cfg, "--package", pkg, "--install-dir", install)
-	if err == nil || !strings.Contains(err.Error(), "not implemented in this build; nothing was changed") {
-		t.Fatalf("update without --dry-run = %v, want the not-implemented error", err)
+	// Without --dry-run the update goes on; this package's "binary" is a few bytes that
+	// cannot run, so the migration fails and the update rolls back.
+	out, _, err = runTest(t, nil, "update", "--config", cfg, "--package", pkg, "--install-dir", install)
+	if err == nil || !strings.Contains(err.Error(), "rolled back") || !strings.Contains(out, "Outcome: rolled-back: the migrate phase failed") {
+		t.Fatalf("update without --dry-run = %v, want a rollback\n%s", err, out)
+	}
+	if after, _ := os.ReadFile(cfg); !bytes.Equal(after, before) {
+		t.Error("the configuration file changed")
 	}
 
 	out = mustRun(t, nil, "update", "history", "--config", cfg, "--json")
@@ -77,11 +81,11 @@ func TestUpdateDryRun(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &hist); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if len(hist) != 3 || hist[0].Outcome != update.OutcomeStopped || hist[1].Outcome != update.OutcomeDryRun || hist[2].ID == "" {
-		t.Fatalf("history %+v, want stopped, dry-run, dry-run", hist)
+	if len(hist) != 3 || hist[0].Outcome != update.OutcomeRolledBack || hist[1].Outcome != update.OutcomeDryRun || hist[2].ID == "" {
+		t.Fatalf("history %+v, want rolled-back, dry-run, dry-run", hist)
 	}
 	out = mustRun(t, nil, "update", "history", "--config", cfg)
-	if !strings.Contains(out, "stopped") || !strings.Contains(out, "verify-package:pass:") {
+	if !strings.Contains(out, "rolled-back") || !strings.Contains(out, "verify-package:pass:") || !strings.Contains(out, "rollback:pass:") {
 		t.Errorf("history table:\n%s", out)
 	}
 }

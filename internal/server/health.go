@@ -93,6 +93,11 @@ func (s *Server) ready(ctx context.Context) health {
 		switch {
 		case cur < want:
 			schema.Status, schema.Output = fail, fmt.Sprintf("schema version %d is older than the %d this binary needs; run: izytroniq db upgrade", cur, want)
+		case cur > want && schemaCompatible(ctx, s.store):
+			// Newer by expand migrations only (docs/migrations.md): this binary runs on it,
+			// which is what lets an update migrate before the switch and roll back without
+			// a restore.
+			schema.Output = fmt.Sprintf("schema version %d is newer than the %d this binary knows, and compatible with it", cur, want)
 		case cur > want:
 			schema.Status, schema.Output = fail, fmt.Sprintf("schema version %d is newer than the %d this binary knows; run the matching server version", cur, want)
 		default:
@@ -104,4 +109,17 @@ func (s *Server) ready(ctx context.Context) health {
 		h.Status = fail
 	}
 	return h
+}
+
+// schemaCompatible asks a store that knows (the SQL store does) whether this binary may
+// run on a schema newer than its own.
+func schemaCompatible(ctx context.Context, store any) bool {
+	c, ok := store.(interface {
+		SchemaCompatible(ctx context.Context) (bool, error)
+	})
+	if !ok {
+		return false
+	}
+	yes, err := c.SchemaCompatible(ctx)
+	return err == nil && yes
 }

@@ -6,10 +6,12 @@ import (
 	"database/sql"
 	"embed"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,6 +30,45 @@ type migration struct {
 	Name     string // file name, e.g. "0001_init.sql"
 	SQL      string
 	Checksum string // hex SHA-256 of SQL
+	// NoTx is set by a line "-- izytroniq:no-transaction": the statements run outside a
+	// transaction (such as CREATE INDEX CONCURRENTLY). A crash in one leaves the schema
+	// between two versions, which the in-progress marker detects.
+	NoTx bool
+	// Contract is set by a line "-- izytroniq:contract": the step removes or changes
+	// something older binaries use, so they cannot run on the result. Every other
+	// migration is an expand step (docs/migrations.md).
+	Contract bool
+}
+
+// Directives a migration file may carry, each on a line of its own.
+const (
+	directiveNoTx     = "-- izytroniq:no-transaction"
+	directiveContract = "-- izytroniq:contract"
+)
+
+// Keys of database_info that migrations maintain besides schema_version.
+const (
+	// infoInProgress holds the version of the migration being applied; committed before
+	// the step starts and cleared by the step's own transaction.
+	infoInProgress = "migration_in_progress"
+	// infoMinCompatible is the oldest schema a binary may know and still run on this
+	// database: the version of the last contract migration applied.
+	infoMinCompatible = "min_compatible_schema"
+)
+
+// newMigration parses the directives of one migration file.
+func newMigration(version int, name string, b []byte) migration {
+	sum := sha256.Sum256(b)
+	m := migration{Version: version, Name: name, SQL: string(b), Checksum: hex.EncodeToString(sum[:])}
+	for _, line := range strings.Split(m.SQL, "\n") {
+		switch strings.TrimSpace(line) {
+		case directiveNoTx:
+			m.NoTx = true
+		case directiveContract:
+			m.Contract = true
+		}
+	}
+	return m
 }
 
 var (
@@ -64,9 +105,9 @@ func loadMigrations(dialect string) []migration {
 		if err != nil {
 			panic(err)
 		}
-		sum := sha256.Sum256(b)
-		ms = append(ms, migration{Version: v, Name: name, SQL: string(b), Checksum: hex.EncodeToString(sum[:])})
+		ms = append(ms, newMigration(v, name, b))
 	}
+	ms = append(ms, extraMigrations(dialect, len(ms))...)
 	sort.Slice(ms, func(i, j int) bool { return ms[i].Version < ms[j].Version })
 	for i, m := range ms {
 		if m.Version != i+1 {
@@ -86,7 +127,20 @@ func LatestSchemaVersion() int {
 }
 
 // LatestSchemaVersion returns the schema version this binary's migrations reach.
-func (db *DB) LatestSchemaVersion() int { return LatestSchemaVersion() }
+func (db *DB) LatestSchemaVersion() int { return len(db.migrations()) }
+
+// testMigrations holds migrations tests add to one DB (migrate_export_test.go), after
+// the embedded ones.
+var testMigrations sync.Map // *DB → []migration
+
+// migrations returns the DB's migrations: the embedded ones and any a test added.
+func (db *DB) migrations() []migration {
+	ms := migrations(db.dialect)
+	if extra, ok := testMigrations.Load(db); ok {
+		ms = append(slices.Clip(ms), extra.([]migration)...)
+	}
+	return ms
+}
 
 type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
@@ -132,17 +186,79 @@ func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
 // SchemaVersions returns the stored schema version and the one this binary needs.
 func (db *DB) SchemaVersions(ctx context.Context) (current, want int, err error) {
 	current, err = db.SchemaVersion(ctx)
-	return current, LatestSchemaVersion(), err
+	return current, db.LatestSchemaVersion(), err
 }
 
-// CheckSchema returns nil when the database schema is the one this binary needs, and an
-// EUNAVAILABLE error that says what to do otherwise.
+// CheckSchema returns nil when this binary can run on the database: its schema is the
+// one this binary needs, or newer but only by expand migrations since a contract
+// migration this binary knows (SchemaCompatible). Otherwise it returns an EUNAVAILABLE
+// error that says what to do.
 func (db *DB) CheckSchema(ctx context.Context) error {
 	cur, want, err := db.SchemaVersions(ctx)
 	if err != nil {
 		return izy.Errorf(izy.EUNAVAILABLE, "cannot read the database schema version: %v", err)
 	}
+	if cur > want {
+		ok, err := db.SchemaCompatible(ctx)
+		if err != nil {
+			return izy.Errorf(izy.EUNAVAILABLE, "cannot read the database schema version: %v", err)
+		}
+		if ok {
+			return nil
+		}
+	}
 	return schemaErr(cur, want)
+}
+
+// MinCompatibleSchema returns database_info.min_compatible_schema: the oldest schema a
+// binary may know and still run on this database (0 when no contract migration was
+// ever applied).
+func (db *DB) MinCompatibleSchema(ctx context.Context) (int, error) {
+	return db.infoInt(ctx, db.r, infoMinCompatible)
+}
+
+// SchemaCompatible reports whether this binary may run on the database: its schema is
+// at most this binary's, or newer by expand migrations only, which keep every table and
+// column older binaries use.
+func (db *DB) SchemaCompatible(ctx context.Context) (bool, error) {
+	return db.compatible(ctx, db.r)
+}
+
+func (db *DB) compatible(ctx context.Context, q querier) (bool, error) {
+	cur, err := db.schemaVersion(ctx, q)
+	if err != nil {
+		return false, err
+	}
+	want := db.LatestSchemaVersion()
+	if cur <= want {
+		return true, nil
+	}
+	min, err := db.infoInt(ctx, q, infoMinCompatible)
+	if err != nil {
+		return false, err
+	}
+	return min <= want, nil
+}
+
+// infoInt reads an integer from database_info; a missing key (or table) is 0.
+func (db *DB) infoInt(ctx context.Context, q querier, key string) (int, error) {
+	cur, err := db.schemaVersion(ctx, q)
+	if err != nil || cur == 0 {
+		return 0, err
+	}
+	var s string
+	err = q.QueryRowContext(ctx, db.rebind("SELECT value FROM database_info WHERE key = ?"), key).Scan(&s)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, dbErr("read database_info."+key, err)
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, fmt.Errorf("database_info.%s is %q, not a number", key, s)
+	}
+	return v, nil
 }
 
 func schemaErr(cur, want int) error {
@@ -228,7 +344,7 @@ func (db *DB) Status(ctx context.Context) ([]MigrationStatus, error) {
 		}
 	}
 	var out []MigrationStatus
-	ms := migrations(db.dialect)
+	ms := db.migrations()
 	for _, m := range ms {
 		s := MigrationStatus{Version: m.Version, Name: m.Name}
 		if r, ok := applied[m.Version]; ok {
@@ -246,10 +362,15 @@ func (db *DB) Status(ctx context.Context) ([]MigrationStatus, error) {
 
 // Migrate applies the pending migrations under a database-wide lock, each in its own
 // transaction together with database_info.schema_version, and returns the versions it
-// applied (none when another process got there first). It refuses a database whose schema
-// is newer than this binary's.
+// applied (none when another process got there first). Before each step it commits
+// database_info.migration_in_progress, which the step's transaction clears: a marker
+// left behind means a step was interrupted. An interrupted transactional step was rolled
+// back by the database and is applied again; an interrupted no-transaction step is a
+// dirty migration, and Migrate refuses with ErrDirtyMigration. It refuses a database
+// whose schema is newer than this binary's unless only expand migrations lie between
+// (then it changes nothing).
 func (db *DB) Migrate(ctx context.Context) (applied []int, err error) {
-	ms := migrations(db.dialect)
+	ms := db.migrations()
 	if db.dialect == Postgres {
 		applied, err = db.migratePostgres(ctx, ms)
 	} else {
@@ -261,15 +382,121 @@ func (db *DB) Migrate(ctx context.Context) (applied []int, err error) {
 	return applied, nil
 }
 
-// step applies migration m in t unless the schema, read inside the lock, is already there.
-// It reports whether it applied m.
-func (db *DB) step(ctx context.Context, t *tx, m migration) (bool, error) {
+// MigrationHook, when set, runs after a migration's in-progress marker is committed (and
+// a no-transaction step's statements ran) and before the step's transaction: the point
+// where a crash leaves the marker behind. Tests of `izytroniq update` kill the process
+// there (IZYTRONIQ_UPDATE_CRASH_AT=migration:N); nothing else sets it.
+var MigrationHook func(version int)
+
+// ErrDirtyMigration reports a migration that cannot run in a transaction and was
+// interrupted: the schema may be half-way between two versions.
+var ErrDirtyMigration = errors.New("dirty migration")
+
+// Interrupted is a migration whose in-progress marker outlived it.
+type Interrupted struct {
+	Version int    `json:"version"`
+	Name    string `json:"name,omitempty"` // "" when this binary does not know the migration
+	// NoTx: the step ran outside a transaction, so the database may hold part of it.
+	NoTx bool `json:"no_transaction"`
+}
+
+// Dirty reports whether the interruption left the schema between two versions.
+func (i *Interrupted) Dirty() bool { return i.NoTx }
+
+// Error describes the interruption and what to do.
+func (i *Interrupted) Error() string {
+	name := i.Name
+	if name == "" {
+		name = fmt.Sprintf("%d (unknown to this binary)", i.Version)
+	}
+	if !i.NoTx {
+		return fmt.Sprintf("migration %s was interrupted and rolled back by the database; the next upgrade applies it again", name)
+	}
+	return fmt.Sprintf("%s: migration %s runs outside a transaction and was interrupted, so the schema may hold part of it: "+
+		"restore the backup taken before it (izytroniq backup restore latest), or finish the step by hand and delete "+
+		"database_info.%s", ErrDirtyMigration, name, infoInProgress)
+}
+
+// Unwrap makes errors.Is(i, ErrDirtyMigration) true for a dirty migration.
+func (i *Interrupted) Unwrap() error {
+	if i.NoTx {
+		return ErrDirtyMigration
+	}
+	return nil
+}
+
+// InterruptedMigration returns the migration whose in-progress marker is still set
+// while the schema is below it, or nil when no step was interrupted.
+func (db *DB) InterruptedMigration(ctx context.Context) (*Interrupted, error) {
+	return db.interrupted(ctx, db.r)
+}
+
+func (db *DB) interrupted(ctx context.Context, q querier) (*Interrupted, error) {
+	marker, err := db.infoInt(ctx, q, infoInProgress)
+	if err != nil || marker == 0 {
+		return nil, err
+	}
+	cur, err := db.schemaVersion(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if marker <= cur {
+		return nil, nil // the step committed; the marker is stale
+	}
+	i := &Interrupted{Version: marker}
+	for _, m := range db.migrations() {
+		if m.Version == marker {
+			i.Name, i.NoTx = m.Name, m.NoTx
+		}
+	}
+	if i.Name == "" {
+		// A newer binary's step: whether it ran in a transaction is not known here, so
+		// it is treated as dirty until that binary looks at it.
+		i.NoTx = true
+	}
+	return i, nil
+}
+
+// resolveInterrupted runs, under the lock, before the first step: a stale marker is
+// removed, an interrupted transactional step is reported and its marker removed (the
+// step runs again), and a dirty one stops the migration.
+func (db *DB) resolveInterrupted(ctx context.Context, t *tx) error {
+	i, err := db.interrupted(ctx, t.Tx)
+	if err != nil {
+		return err
+	}
+	marker, err := db.infoInt(ctx, t.Tx, infoInProgress)
+	if err != nil || marker == 0 {
+		return err
+	}
+	if i != nil && i.Dirty() {
+		return i
+	}
+	if i != nil {
+		db.log.Warn("migration was interrupted; the database rolled it back", "version", i.Version, "name", i.Name)
+	}
+	if _, err := t.exec(ctx, "DELETE FROM database_info WHERE key = ?", infoInProgress); err != nil {
+		return dbErr("clear "+infoInProgress, err)
+	}
+	return nil
+}
+
+// next decides, under the lock, whether m is to be applied now and if so commits its
+// in-progress marker (in t). A newer schema made only by expand steps is left alone.
+func (db *DB) next(ctx context.Context, t *tx, m migration, latest int) (bool, error) {
 	cur, err := db.schemaVersion(ctx, t.Tx)
 	if err != nil {
 		return false, err
 	}
-	if cur > len(migrations(db.dialect)) {
-		return false, newerErr(cur, len(migrations(db.dialect)))
+	if cur > latest {
+		ok, err := db.compatible(ctx, t.Tx)
+		if err != nil {
+			return false, err
+		}
+		if !ok {
+			return false, newerErr(cur, latest)
+		}
+		return false, nil
 	}
 	if cur >= m.Version {
 		return false, nil
@@ -277,14 +504,52 @@ func (db *DB) step(ctx context.Context, t *tx, m migration) (bool, error) {
 	if cur != m.Version-1 {
 		return false, fmt.Errorf("schema is version %d, cannot apply migration %d", cur, m.Version)
 	}
-	db.log.Info("applying migration", "version", m.Version, "name", m.Name, "dialect", db.dialect)
-	start := time.Now()
-	if _, err := t.ExecContext(ctx, m.SQL); err != nil {
-		return false, fmt.Errorf("migration %s: %w", m.Name, err)
+	if cur == 0 {
+		return true, nil // no database_info yet; the first step is always transactional
 	}
-	if _, err := t.exec(ctx, `INSERT INTO database_info (key, value) VALUES ('schema_version', ?)
-		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, strconv.Itoa(m.Version)); err != nil {
+	if _, err := t.exec(ctx, `INSERT INTO database_info (key, value) VALUES (?, ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, infoInProgress, strconv.Itoa(m.Version)); err != nil {
+		return false, dbErr("set "+infoInProgress, err)
+	}
+	return true, nil
+}
+
+// step applies migration m in t unless the schema, read inside the lock, is already
+// there; sqlDone says m's statements already ran outside a transaction (NoTx). It clears
+// the in-progress marker and reports whether it applied m.
+func (db *DB) step(ctx context.Context, t *tx, m migration, sqlDone bool) (bool, error) {
+	cur, err := db.schemaVersion(ctx, t.Tx)
+	if err != nil {
+		return false, err
+	}
+	if cur >= m.Version {
+		return false, nil
+	}
+	if cur != m.Version-1 {
+		return false, fmt.Errorf("schema is version %d, cannot apply migration %d", cur, m.Version)
+	}
+	db.log.Info("applying migration", "version", m.Version, "name", m.Name, "dialect", db.dialect, "contract", m.Contract, "no_transaction", m.NoTx)
+	start := time.Now()
+	if !sqlDone {
+		if _, err := t.ExecContext(ctx, m.SQL); err != nil {
+			return false, fmt.Errorf("migration %s: %w", m.Name, err)
+		}
+	}
+	set := func(key, value string) error {
+		_, err := t.exec(ctx, `INSERT INTO database_info (key, value) VALUES (?, ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+		return err
+	}
+	if err := set("schema_version", strconv.Itoa(m.Version)); err != nil {
 		return false, fmt.Errorf("migration %s: set schema_version: %w", m.Name, err)
+	}
+	if m.Contract {
+		if err := set(infoMinCompatible, strconv.Itoa(m.Version)); err != nil {
+			return false, fmt.Errorf("migration %s: set %s: %w", m.Name, infoMinCompatible, err)
+		}
+	}
+	if _, err := t.exec(ctx, "DELETE FROM database_info WHERE key = ?", infoInProgress); err != nil {
+		return false, fmt.Errorf("migration %s: clear %s: %w", m.Name, infoInProgress, err)
 	}
 	if _, err := t.exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at, checksum) VALUES (?, ?, ?, ?)`,
 		m.Version, m.Name, db.ts(now()), m.Checksum); err != nil {
@@ -294,14 +559,22 @@ func (db *DB) step(ctx context.Context, t *tx, m migration) (bool, error) {
 	return true, nil
 }
 
-// finish records the product version and makes the instance ID once.
+// finish records the product version and makes the instance ID once. On a newer,
+// compatible schema it changes nothing.
 func (db *DB) finish(ctx context.Context, t *tx) error {
 	cur, err := db.schemaVersion(ctx, t.Tx)
 	if err != nil {
 		return err
 	}
-	if want := len(migrations(db.dialect)); cur > want {
-		return newerErr(cur, want)
+	if want := db.LatestSchemaVersion(); cur > want {
+		ok, err := db.compatible(ctx, t.Tx)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return newerErr(cur, want)
+		}
+		return nil
 	}
 	if cur == 0 {
 		return nil
@@ -355,17 +628,38 @@ func (db *DB) migrateSQLite(ctx context.Context, ms []migration) ([]int, error) 
 		}
 		return dbErr("migrate: commit", sqlTx.Commit())
 	}
-	return db.migrateSteps(ctx, ms, run)
+	return db.migrateSteps(ctx, conn, ms, run)
 }
 
-// migrateSteps runs each migration and then finish, each through run (one transaction).
-func (db *DB) migrateSteps(ctx context.Context, ms []migration, run func(func(t *tx) error) error) ([]int, error) {
+// migrateSteps resolves an interrupted step, then runs each migration and then finish,
+// each through run (one transaction; a migration's marker in one more before it). A
+// NoTx migration's statements run on conn between the two.
+func (db *DB) migrateSteps(ctx context.Context, conn *sql.Conn, ms []migration, run func(func(t *tx) error) error) ([]int, error) {
+	if err := run(func(t *tx) error { return db.resolveInterrupted(ctx, t) }); err != nil {
+		return nil, err
+	}
 	var applied []int
 	for _, m := range ms {
+		apply := false
+		if err := run(func(t *tx) (err error) { apply, err = db.next(ctx, t, m, len(ms)); return err }); err != nil {
+			return applied, err
+		}
+		if !apply {
+			continue
+		}
+		if m.NoTx {
+			db.log.Info("running migration outside a transaction", "version", m.Version, "name", m.Name)
+			if _, err := conn.ExecContext(ctx, m.SQL); err != nil {
+				return applied, fmt.Errorf("migration %s (outside a transaction; it may be partly applied): %w", m.Name, err)
+			}
+		}
+		if MigrationHook != nil {
+			MigrationHook(m.Version)
+		}
 		ok := false
 		err := run(func(t *tx) error {
 			var err error
-			ok, err = db.step(ctx, t, m)
+			ok, err = db.step(ctx, t, m, m.NoTx)
 			return err
 		})
 		if err != nil {
@@ -435,5 +729,5 @@ func (db *DB) migratePostgres(ctx context.Context, ms []migration) ([]int, error
 		}
 		return dbErr("migrate: commit", sqlTx.Commit())
 	}
-	return db.migrateSteps(ctx, ms, run)
+	return db.migrateSteps(ctx, conn, ms, run)
 }

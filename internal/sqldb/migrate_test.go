@@ -140,6 +140,11 @@ func TestCheckSchema(t *testing.T) {
 				if err := db.Exec(ctx, "UPDATE database_info SET value = ? WHERE key = 'schema_version'", itoa(tt.version)); err != nil {
 					t.Fatal(err)
 				}
+				// A newer schema is refused only after a contract migration this binary
+				// does not know (expand migrations keep it compatible: migrate_marker_test.go).
+				if err := db.Exec(ctx, "INSERT INTO database_info (key, value) VALUES ('min_compatible_schema', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", itoa(tt.version)); err != nil {
+					t.Fatal(err)
+				}
 				err := db.CheckSchema(ctx)
 				wantCode(t, err, tt.code)
 				if err != nil && !strings.Contains(err.Error(), tt.say) {
@@ -151,8 +156,8 @@ func TestCheckSchema(t *testing.T) {
 				}
 			})
 		}
-		// Migrate refuses a newer schema rather than touching it.
-		if err := db.Exec(ctx, "UPDATE database_info SET value = ? WHERE key = 'schema_version'", itoa(latest+1)); err != nil {
+		// Migrate refuses a newer schema (after a contract migration) rather than touching it.
+		if err := db.Exec(ctx, "UPDATE database_info SET value = ? WHERE key IN ('schema_version', 'min_compatible_schema')", itoa(latest+1)); err != nil {
 			t.Fatal(err)
 		}
 		_, err := db.Migrate(ctx)

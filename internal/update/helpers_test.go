@@ -129,6 +129,7 @@ func (in *installation) raw(t *testing.T) *sql.DB {
 func (in *installation) dump(t *testing.T) map[string][]string {
 	t.Helper()
 	db := in.raw(t)
+	defer db.Close() // an open connection would stop a restore
 	q := "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
 	if strings.HasPrefix(in.dsn, "postgres") {
 		q = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1"

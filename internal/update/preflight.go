@@ -33,7 +33,25 @@ func preflight(ctx context.Context, r *run) error {
 		{"TLS certificate", checkTLS},
 		{"service registration", checkService},
 		{"outstanding checkouts", checkCheckouts},
+		{"interrupted update", checkJournal},
 	})
+}
+
+func checkJournal(_ context.Context, r *run, c *Check) {
+	if r.o.DataDir == "" {
+		c.skip("the data directory is not known")
+		return
+	}
+	j, err := loadJournal(r.o.DataDir)
+	switch {
+	case err != nil:
+		c.fail(err.Error(), "move the file away if no update runs; the next update then starts afresh")
+	case j.open():
+		c.warn(fmt.Sprintf("an update %s → %s (attempt %s) stopped in phase %s without finishing", j.FromVersion, j.ToVersion, j.ID, j.Phase),
+			"izytroniq update (without --dry-run) first finishes or rolls back that attempt")
+	default:
+		c.pass("none")
+	}
 }
 
 // minCertValidity is how long the TLS certificate must still be valid: an update should
@@ -52,19 +70,9 @@ func (r *run) backupDir() string {
 	return filepath.Join(r.o.DataDir, "backups")
 }
 
-func (r *run) installDir() string {
-	if r.o.InstallDir != "" {
-		return r.o.InstallDir
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return ""
-	}
-	if p, err := filepath.EvalSymlinks(exe); err == nil {
-		exe = p
-	}
-	return filepath.Dir(exe)
-}
+// installDir is where the update writes: the install root, which holds versions/ and
+// the pointer.
+func (r *run) installDir() string { return r.root() }
 
 func checkConfig(_ context.Context, r *run, c *Check) {
 	if r.o.ConfigErr != nil {
@@ -197,9 +205,21 @@ func checkMigrations(ctx context.Context, r *run, c *Check) {
 		c.fail(err.Error(), "check the database (izytroniq db status)")
 		return
 	}
-	var modified, unknown, pending []string
+	if i, err := r.db.InterruptedMigration(ctx); err != nil {
+		c.fail(err.Error(), "check the database (izytroniq db status)")
+		return
+	} else if i != nil && i.Dirty() {
+		c.fail(i.Error(), "the database must be repaired before an update: restore the backup taken before that migration (izytroniq backup restore latest), then update again")
+		return
+	}
+	// Migrations this binary does not know are fine when an earlier update applied them
+	// (expand steps the old binary runs on) and the package knows them.
+	compatible, _ := r.db.SchemaCompatible(ctx)
+	var modified, unknown, pending, ahead []string
 	for _, m := range ms {
 		switch {
+		case m.Unknown && compatible && r.manifest != nil && m.Version <= r.manifest.SchemaVersion:
+			ahead = append(ahead, fmt.Sprintf("%d (%s)", m.Version, m.Name))
 		case m.Unknown:
 			unknown = append(unknown, fmt.Sprintf("%d (%s)", m.Version, m.Name))
 		case m.Modified:
@@ -220,7 +240,10 @@ func checkMigrations(ctx context.Context, r *run, c *Check) {
 			"the database was changed by hand or by another build: restore the last backup (izytroniq backup restore latest), or run the binary that applied them; do not update over it")
 		return
 	}
-	detail := fmt.Sprintf("%d applied migrations match this binary's", len(ms)-len(pending))
+	detail := fmt.Sprintf("%d applied migrations match this binary's", len(ms)-len(pending)-len(ahead))
+	if len(ahead) > 0 {
+		detail += fmt.Sprintf("; %d newer expand migration(s) the package brings are applied already: %s", len(ahead), strings.Join(ahead, ", "))
+	}
 	if len(pending) > 0 {
 		detail += fmt.Sprintf("; %d not yet applied by this binary: %s", len(pending), strings.Join(pending, ", "))
 	}

@@ -41,7 +41,7 @@ func TestDryRunAllPass(t *testing.T) {
 					t.Errorf("check %q: %s, want pass\n%s", c.Name, c.Status, report(res))
 				}
 			}
-			if got, want := len(res.Checks), 15; got != want {
+			if got, want := len(res.Checks), 16; got != want {
 				t.Errorf("%d checks, want %d", got, want)
 			}
 			if got, want := res.Outcome, update.OutcomeDryRun; got != want {
@@ -79,25 +79,6 @@ func TestDryRunAllPass(t *testing.T) {
 				t.Errorf("history entry %+v", h)
 			}
 		})
-	}
-}
-
-// TestNotImplemented: without --dry-run the preflight runs and the update stops, saying
-// so, with nothing changed.
-func TestNotImplemented(t *testing.T) {
-	in := newInstallation(t, sqldb.SQLite)
-	o := in.opts
-	o.DryRun = false
-	o.PackagePath = in.pkg(t, key(0))
-	res, err := update.Run(context.Background(), o)
-	if !errors.Is(err, update.ErrNotImplemented) {
-		t.Fatalf("Run = %v, want ErrNotImplemented\n%s", err, report(res))
-	}
-	if got, want := res.Outcome, update.OutcomeStopped; got != want {
-		t.Errorf("outcome %q, want %q", got, want)
-	}
-	if p := res.Phases[len(res.Phases)-1]; p.Name != update.PhaseBackup || p.Outcome != "not-implemented" {
-		t.Errorf("last phase %+v, want backup not-implemented", p)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/izytroniq/izytroniq/internal/release"
@@ -96,6 +97,15 @@ func checkVersionPath(_ context.Context, r *run, c *Check) {
 		c.fail(err.Error(), fmt.Sprintf("update to %s first, then to %s", pe.Required, m.Version))
 	default:
 		c.fail(err.Error(), "check the installed version (izytroniq version) and the package")
+	}
+	if c.Status == StatusPass && !r.o.DryRun {
+		// After an update by another process this binary is no longer the installed one.
+		if root := r.root(); root != "" {
+			if cur, err := (layout{root: root}).current(); err == nil && cur != "" && cur != r.o.CurrentVersion {
+				c.fail(fmt.Sprintf("the installation runs %s now (%s), not this binary's %s", cur, filepath.Join(root, currentFile), r.o.CurrentVersion),
+					fmt.Sprintf("run the update with the installed binary: %s update …", (layout{root: root}).binary(cur)))
+			}
+		}
 	}
 	if r.o.CurrentVersion != "" && strings.Contains(r.o.CurrentVersion, "-dev") && c.Status == StatusPass {
 		c.Detail += " (the installed binary is a development build)"

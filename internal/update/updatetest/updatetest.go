@@ -45,6 +45,9 @@ type Spec struct {
 	Key              ed25519.PrivateKey // nil: unsigned (no manifest.sig)
 	// Tamper changes a file's bytes after the manifest was signed.
 	Tamper bool
+	// Server, when set, is the linux/amd64 server binary (a real build, or a script)
+	// instead of a few placeholder bytes: for tests that run the staged binary.
+	Server []byte
 }
 
 // files is the package's content: small stand-ins for the binaries.
@@ -63,9 +66,16 @@ func Write(tb testing.TB, dir string, s Spec) (string, *release.Manifest) {
 		ProtocolVersions: s.ProtocolVersions, MinUpgradeFrom: s.MinUpgradeFrom,
 		BuiltAt: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC), GoVersion: "go1.26.0",
 	}
-	for _, f := range files {
-		sum := sha256.Sum256([]byte(f.data))
-		m.Files = append(m.Files, release.File{Path: f.path, OS: f.os, Arch: f.arch, Size: int64(len(f.data)), SHA256: hex.EncodeToString(sum[:])})
+	content := func(i int) []byte {
+		if s.Server != nil && files[i].path == "linux-amd64/izytroniq" {
+			return s.Server
+		}
+		return []byte(files[i].data)
+	}
+	for i, f := range files {
+		data := content(i)
+		sum := sha256.Sum256(data)
+		m.Files = append(m.Files, release.File{Path: f.path, OS: f.os, Arch: f.arch, Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])})
 	}
 	if err := m.Validate(); err != nil {
 		tb.Fatalf("manifest: %v", err)
@@ -102,7 +112,7 @@ func Write(tb testing.TB, dir string, s Spec) (string, *release.Manifest) {
 		add(release.SignatureName, append(b, '\n'))
 	}
 	for i, f := range files {
-		data := []byte(f.data)
+		data := content(i)
 		if s.Tamper && i == 0 {
 			data = bytes.ToUpper(data) // same size, other bytes
 		}

@@ -1,0 +1,5 @@
+//go:build izytroniq_testmigration && !izytroniq_testcontract
+
+package sqldb
+
+const withTestContract = false

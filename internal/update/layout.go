@@ -1,0 +1,128 @@
+package update
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+)
+
+// The install layout: every version in its own directory, ROOT/versions/<version>/,
+// and ROOT/current naming the one in use. The pointer is one small file replaced by a
+// rename, the same on Linux and Windows (no symbolic links, which Windows restricts).
+const (
+	versionsDir  = "versions"
+	currentFile  = "current"
+	stagingExt   = ".staging"
+	serverBinary = "izytroniq"
+)
+
+// layout is an install root.
+type layout struct{ root string }
+
+// installRoot returns the root an executable belongs to: ROOT when it sits in
+// ROOT/versions/<v>/, else its own directory (a flat install the first update turns into
+// the versioned layout).
+func installRoot(exe string) string {
+	dir := filepath.Dir(exe)
+	if filepath.Base(filepath.Dir(dir)) == versionsDir {
+		return filepath.Dir(filepath.Dir(dir))
+	}
+	return dir
+}
+
+// exeName is the server binary's file name on this platform.
+func exeName() string {
+	if runtime.GOOS == "windows" {
+		return serverBinary + ".exe"
+	}
+	return serverBinary
+}
+
+func (l layout) versionDir(v string) string { return filepath.Join(l.root, versionsDir, v) }
+func (l layout) stagingDir(v string) string { return l.versionDir(v) + stagingExt }
+func (l layout) binary(v string) string     { return filepath.Join(l.versionDir(v), exeName()) }
+func (l layout) pointer() string            { return filepath.Join(l.root, currentFile) }
+
+// current returns the version the pointer names, "" when there is no pointer.
+func (l layout) current() (string, error) {
+	b, err := os.ReadFile(l.pointer())
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read the install pointer: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// setCurrent points the install at version v ("" removes the pointer), atomically.
+func (l layout) setCurrent(v string) error {
+	if v == "" {
+		err := os.Remove(l.pointer())
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove the install pointer: %w", err)
+		}
+		return syncDir(l.root)
+	}
+	if err := writeFileAtomic(l.pointer(), []byte(v+"\n"), 0o644, nil); err != nil {
+		return fmt.Errorf("write the install pointer: %w", err)
+	}
+	return nil
+}
+
+// writeFileAtomic writes b to a temporary file next to path, syncs it, renames it over
+// path and syncs the directory. wrap, when not nil, wraps the temporary file's writer
+// (tests inject a full disk there).
+func writeFileAtomic(path string, b []byte, perm os.FileMode, wrap func(string, writer) writer) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // after a successful rename there is nothing to remove
+	var w writer = f
+	if wrap != nil {
+		w = wrap(path, f)
+	}
+	if _, err := w.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(perm); err != nil && runtime.GOOS != "windows" {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// writer is what a file write goes through; Options.WrapWriter may replace it.
+type writer interface{ Write([]byte) (int, error) }
+
+// syncDir makes a rename in dir durable. Windows cannot open a directory for syncing,
+// and its renames are durable on return.
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,10 @@
+//go:build !linux && !windows
+
+package update
+
+import (
+	"os/exec"
+	"syscall"
+)
+
+func setPdeathsig(*exec.Cmd, syscall.Signal) {}
