@@ -230,7 +230,10 @@ func TestDBCommands(t *testing.T) {
 	}
 }
 
-// setSchemaVersion writes schema_version in database_info behind the program's back.
+// setSchemaVersion writes schema_version in database_info behind the program's back, as
+// a newer release's contract migration would: min_compatible_schema rises with it, so
+// this binary may not run on it (an expand-only newer schema is served; see
+// docs/migrations.md and sqldb's TestSchemaCompatibility).
 func setSchemaVersion(t *testing.T, dsn string, v int) {
 	t.Helper()
 	db, err := sql.Open("sqlite", dsn)
@@ -239,6 +242,10 @@ func setSchemaVersion(t *testing.T, dsn string, v int) {
 	}
 	defer db.Close()
 	if _, err := db.Exec("UPDATE database_info SET value = ? WHERE key = 'schema_version'", v); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO database_info (key, value) VALUES ('min_compatible_schema', ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, v); err != nil {
 		t.Fatal(err)
 	}
 }
