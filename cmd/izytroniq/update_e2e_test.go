@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -255,10 +256,30 @@ func (in *install) assertConverged(customers int) string {
 
 // TestUpdateE2E: `izytroniq update` against a running serve hands over to the new
 // version, which serves with the new schema; the configuration is byte-identical.
+//
+// It runs under load: workers on keep-alive connections read a device and record tests
+// throughout, and not one request may fail (SPEC §9: 0 failed requests on Linux).
 func TestUpdateE2E(t *testing.T) {
 	in := newInstall(t)
+	c := login(t, in.base, "admin", adminPassword)
+	deviceID, _ := recordTest(t, c, c)
+	workers := 32
+	if n, err := strconv.Atoi(os.Getenv("IZYTRONIQ_TEST_HANDOFF_WORKERS")); err == nil && n > 0 {
+		workers = n
+	}
+	load := startLoad(t, in.base, c.token, deviceID, workers)
+	load.waitRequests(500)
 	n := in.customers()
+	from := time.Now()
 	out, st := in.update(nil)
+	to := time.Now()
+	load.waitRequests(500) // the new version serves the load
+	load.finish()
+	load.checkNoFailures(t)
+	nBefore, p99Before := load.stats(time.Time{}, from)
+	nDuring, p99During := load.stats(from, to)
+	t.Logf("load: %d workers; before the update %d requests, p99 %s; during it (%s) %d requests, p99 %s; %d failed",
+		workers, nBefore, p99Before, to.Sub(from).Round(time.Millisecond), nDuring, p99During, len(load.failures))
 	if st.ExitCode() != 0 {
 		t.Fatalf("update: exit %d\n%s", st.ExitCode(), out)
 	}
