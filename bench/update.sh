@@ -24,7 +24,7 @@ stamp=update-$devices
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  if [ -f "$work/data/run/izytroniq.pid" ]; then kill "$(cat "$work/data/run/izytroniq.pid")" 2>/dev/null || true; fi
+  pkill -f "$work/root/versions/" 2>/dev/null || true  # the server, whichever version serves now
   wait 2>/dev/null || true
   if [ "${KEEP:-}" = 1 ]; then echo "kept $work"; else rm -rf "$work"; fi
 }

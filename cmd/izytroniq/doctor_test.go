@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"net/url"
 	"os"
@@ -237,5 +238,30 @@ func TestCheckTLSExpiring(t *testing.T) {
 	got := finding(t, rep.Checks, "tls certificate")
 	if err == nil || got.Status != doctor.StatusFail || !strings.Contains(got.Detail, "expires in") {
 		t.Fatalf("tls = %+v, %v; want a failure", got, err)
+	}
+}
+
+// TestCheckNewerCompatibleSchema: after an update rolled back past an expand migration
+// the old binary runs on a newer schema; check warns (it does not fail), and fails once a
+// contract migration makes the schema incompatible.
+func TestCheckNewerCompatibleSchema(t *testing.T) {
+	cfg := initDir(t)
+	dsn := filepath.Join(filepath.Dir(cfg), "data", SQLiteFileName)
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("UPDATE database_info SET value = ? WHERE key = 'schema_version'", sqldb.LatestSchemaVersion()+1); err != nil {
+		t.Fatal(err)
+	}
+	rep, _ := runCheck(t, "--config", cfg)
+	if got := finding(t, rep.Checks, "schema version"); got.Status != doctor.StatusWarn || !strings.Contains(got.Detail, "expand migrations only") {
+		t.Fatalf("newer, expand only: %+v; want a warning", got)
+	}
+	setSchemaVersion(t, dsn, sqldb.LatestSchemaVersion()+1) // with min_compatible_schema: a contract step
+	rep, _ = runCheck(t, "--config", cfg)
+	if got := finding(t, rep.Checks, "schema version"); got.Status != doctor.StatusFail {
+		t.Fatalf("newer, contract: %+v; want a failure", got)
 	}
 }

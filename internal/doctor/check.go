@@ -130,6 +130,10 @@ func checkVersions(ctx context.Context, conn DB, product string) Result {
 		r.Status, r.Detail, r.Fix = StatusFail,
 			fmt.Sprintf("database_info.schema_version is %d, this binary needs %d (database written by %s)", cur, want, orDefault(dbProduct, "an unknown version")),
 			"upgrade the database: izytroniq db upgrade (or finish the update with izytroniq update)"
+	case cur > want && schemaCompatible(ctx, conn):
+		r.Status, r.Detail, r.Fix = StatusWarn,
+			fmt.Sprintf("database_info.schema_version is %d, newer than this binary's %d (upgraded by %s) by expand migrations only: this binary runs on it", cur, want, orDefault(dbProduct, "a newer version")),
+			"usually an update that was rolled back; update again when its cause is fixed (izytroniq update history says what happened)"
 	case cur > want:
 		r.Status, r.Detail, r.Fix = StatusFail,
 			fmt.Sprintf("database_info.schema_version is %d, newer than this binary's %d (upgraded by %s)", cur, want, orDefault(dbProduct, "a newer version")),
@@ -366,4 +370,17 @@ func checkLicence(desc string) Result {
 			Fix: "nothing to do while evaluating; licences come with izytroniq license"}
 	}
 	return Result{Name: "licence", Status: StatusPass, Detail: desc}
+}
+
+// schemaCompatible reports whether conn's database, newer than this binary's schema, holds
+// only expand migrations past it (docs/migrations.md), so this binary still runs on it.
+func schemaCompatible(ctx context.Context, conn DB) bool {
+	c, ok := conn.(interface {
+		SchemaCompatible(context.Context) (bool, error)
+	})
+	if !ok {
+		return false
+	}
+	ok, err := c.SchemaCompatible(ctx)
+	return err == nil && ok
 }
