@@ -1,8 +1,6 @@
 package izytroniq
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"time"
 )
@@ -53,14 +51,15 @@ type Checkout struct {
 }
 
 // Row is one record in a snapshot or change page. Data is the entity's JSON as the API
-// answers it (Customer, Location, Device, Instrument, Test with measurements); a
-// tombstone has Deleted set and no Data.
+// answers it (Customer, Location, Device, Instrument, Test with measurements), which holds
+// the row's "id" and "seq"; a tombstone has Deleted set and no Data. On the wire rows go
+// grouped by entity without an envelope (see AppendRows).
 type Row struct {
-	Entity  string          `json:"t"` // customer, location, device, instrument, test
-	ID      string          `json:"id"`
-	Seq     int64           `json:"seq"`
-	Deleted bool            `json:"deleted,omitempty"`
-	Data    json.RawMessage `json:"data,omitempty"`
+	Entity  string          // customer, location, device, instrument, test
+	ID      string          // the data's "id"
+	Seq     int64           // the data's "seq"
+	Deleted bool            // a tombstone
+	Data    json.RawMessage // nil for a tombstone
 }
 
 // SyncPage is one page of a snapshot (in key order: entity rank, then id) or of the change
@@ -68,7 +67,7 @@ type Row struct {
 type SyncPage struct {
 	Rows     []Row  `json:"rows"`
 	Count    int    `json:"count"`
-	Checksum string `json:"checksum"` // RowsChecksum(Rows)
+	Checksum string `json:"checksum"` // RowsChecksum(Rows): SHA-256 of the "rows" bytes
 	// Snapshot: Next is the cursor of the next page, "" after the last page.
 	Next string `json:"next,omitempty"`
 	// Change feed: the client asks next for since=UpTo; More says another page is ready.
@@ -76,18 +75,9 @@ type SyncPage struct {
 	More bool  `json:"more,omitempty"`
 	// Totals (per entity) of the whole snapshot, sent with its last page.
 	Totals map[string]int64 `json:"totals,omitempty"`
-}
 
-// RowsChecksum is the hex SHA-256 over each row's canonical JSON followed by a newline.
-// Both sides compute it from the rows as they went over the wire.
-func RowsChecksum(rows []Row) string {
-	h := sha256.New()
-	for _, r := range rows {
-		b, _ := json.Marshal(r)
-		h.Write(b)
-		h.Write([]byte{'\n'})
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	raw      []byte // the rows' encoding, set by Seal
+	received string // the checksum of the rows' bytes as received, set by UnmarshalJSON
 }
 
 // Mutation operations.
@@ -143,6 +133,28 @@ type BatchResult struct {
 	BatchID string           `json:"batch_id"`
 	Results []MutationResult `json:"results"`
 	Seq     int64            `json:"seq"` // the server seq after applying
+	// Rows are the rows of the checkout's scope as the batch left them (each with its new
+	// seq): the tests it recorded, the devices it edited or whose due date a test moved.
+	// The client stores them, and the change feed of the same checkout leaves them out
+	// unless they change again, so an upload does not come back as a download. Protocol 2
+	// checkouts only.
+	Rows Rows `json:"rows,omitempty"`
+}
+
+// Rows are rows in the grouped wire encoding of AppendRows (JSON: the "rows" of a page).
+type Rows []Row
+
+// MarshalJSON encodes rows with AppendRows.
+func (rs Rows) MarshalJSON() ([]byte, error) { return AppendRows(nil, rs), nil }
+
+// UnmarshalJSON decodes rows with DecodeRows; it keeps a copy of b.
+func (rs *Rows) UnmarshalJSON(b []byte) error {
+	rows, err := DecodeRows(append([]byte(nil), b...))
+	if err != nil {
+		return err
+	}
+	*rs = rows
+	return nil
 }
 
 // Conflict kinds.

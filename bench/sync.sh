@@ -37,11 +37,21 @@ load() { cut -d' ' -f1-3 /proc/loadavg; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b-a}'; }
 timev() { # timev NAME cmd... : run under /usr/bin/time -v; wall s and max RSS to stderr + results
   local name=$1; shift
+  local s0 s1; s0=$(server_cpu)
   /usr/bin/time -v -o "$work/$name.time" "$@"
-  local wall rss
+  local wall rss cpu
   wall=$(awk -F': ' '/Elapsed/{n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$work/$name.time")
   rss=$(awk -F': ' '/Maximum resident/{printf "%.1f", $2/1024}' "$work/$name.time")
-  echo "$name: wall ${wall} s, peak RSS ${rss} MB" | tee -a "$out/$stamp.txt" >&2
+  cpu=$(awk -F': ' '/User time/{u=$2} /System time/{s=$2} END{printf "%.1f s user + %.1f s sys", u, s}' "$work/$name.time")
+  s1=$(server_cpu)
+  [ -n "$s0" ] && [ -n "$s1" ] && cpu="$cpu, server CPU $(awk -v a="$s0" -v b="$s1" 'BEGIN{printf "%.1f", b - a}') s"
+  echo "$name: wall ${wall} s, peak RSS ${rss} MB, client CPU ${cpu}" | tee -a "$out/$stamp.txt" >&2
+}
+# server_cpu: the izytroniq server's CPU seconds (user + sys) so far, "" when it is not
+# running. With other work on the machine, CPU seconds say more than wall time.
+server_cpu() {
+  [ -n "${server_pid:-}" ] && [ -r "/proc/$server_pid/stat" ] || return 0
+  awk -v t="$(getconf CLK_TCK)" '{printf "%.1f", ($14 + $15) / t}' "/proc/$server_pid/stat"
 }
 proxy_start() { # proxy_start LISTENPORT TARGETPORT OUTFILE
   "$work/synctool" proxy -listen "127.0.0.1:$1" -target "127.0.0.1:$2" -out "$3" &

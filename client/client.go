@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -72,9 +73,24 @@ type errorBody struct {
 	} `json:"error"`
 }
 
-// decodeError turns a non-2xx answer into an *izy.Error; an answer that is not the JSON
-// error object (a proxy's HTML page, say) gets a code from its status.
+// StatusError is an error answer of the server: its HTTP status, the wait it asked for
+// and the *izy.Error it carried (errors.As finds that, too).
+type StatusError struct {
+	Status     int
+	RetryAfter time.Duration // from a Retry-After header; 0 without one
+	Err        *izy.Error
+}
+
+func (e *StatusError) Error() string { return e.Err.Error() }
+func (e *StatusError) Unwrap() error { return e.Err }
+
+// decodeError turns a non-2xx answer into a *StatusError holding an *izy.Error; an answer
+// that is not the JSON error object (a proxy's HTML page, say) gets a code from its status.
 func decodeError(res *http.Response) error {
+	return &StatusError{Status: res.StatusCode, RetryAfter: retryAfter(res.Header.Get("Retry-After"), time.Now()), Err: decodeErrorBody(res)}
+}
+
+func decodeErrorBody(res *http.Response) *izy.Error {
 	b, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
 	var e errorBody
 	if json.Unmarshal(b, &e) == nil && e.Error != nil && e.Error.Code != "" {
@@ -179,6 +195,70 @@ func (e *NetError) Unwrap() error { return e.Err }
 func IsNetError(err error) bool {
 	var n *NetError
 	return errors.As(err, &n)
+}
+
+// retryAfter reads a Retry-After header: whole seconds or an HTTP date; 0 when absent
+// or unreadable.
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n <= 0 {
+			return 0
+		}
+		return time.Duration(min(n, 24*3600)) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return min(t.Sub(now), 24*time.Hour)
+	}
+	return 0
+}
+
+// Retryable reports whether a call that failed with err may be sent again unchanged: the
+// server was not reached or its answer was cut off (a *NetError), or it answered 408
+// Request Timeout, 429 Too Many Requests, 502, 503 or 504 (a gateway or the server is
+// briefly unavailable). Any other answer, 4xx or 500, would fail the same way again. Only
+// an idempotent call may be retried; this package's sync calls are (batch IDs, the
+// checkout a client already holds, acks, releases and resolutions all answer a repeat
+// with the first result). A caller whose context ended must stop instead.
+func Retryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if IsNetError(err) {
+		return true
+	}
+	var se *StatusError
+	if errors.As(err, &se) {
+		switch se.Status {
+		case http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusBadGateway,
+			http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			return true
+		}
+	}
+	return false
+}
+
+// RetryAfter returns the wait the server asked for with its error answer (Retry-After),
+// 0 when it asked for none.
+func RetryAfter(err error) time.Duration {
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.RetryAfter
+	}
+	return 0
+}
+
+// StatusOf returns the HTTP status of the server's error answer in err, 0 when err is not
+// an answer of the server.
+func StatusOf(err error) int {
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.Status
+	}
+	return 0
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

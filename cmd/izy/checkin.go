@@ -18,6 +18,7 @@ func (c *CheckinCommand) Run(ctx context.Context, args []string) error {
 		`Sync, then release the checkout (all open checkouts without --checkout). It refuses
 while conflicts are open or mutations are still pending: resolve them with izy conflicts.`, &asJSON)
 	only := fs.String("checkout", "", "check in only this checkout")
+	c.env.retryFlag(fs)
 	if err := noArgs(fs, args); err != nil {
 		return helpOK(err)
 	}

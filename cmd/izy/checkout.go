@@ -26,12 +26,14 @@ func (c *CheckoutCommand) Run(ctx context.Context, args []string) error {
 	var asJSON bool
 	fs := newFlagSet(c.env, "checkout", "checkout --customer ID | --location ID [--exclusive]",
 		`Check out a customer (or a location subtree) and download it for offline work. The
-download is verified page by page (count and checksum) and in total; when it is cut off,
-run the same command again to resume from the last stored page.`, &asJSON)
+download is verified page by page (count and checksum) and in total. A lost connection
+is retried by itself (see --retry-for), resuming from the last stored page; when izy
+gives up or is stopped, run the same command again to resume from there.`, &asJSON)
 	customer := fs.String("customer", "", "customer ID")
 	location := fs.String("location", "", "location ID (the location and everything below it)")
 	exclusive := fs.Bool("exclusive", false, "refuse online edits to the scope while checked out")
 	pageSize := fs.Int("page-size", 1000, "rows per snapshot page")
+	c.env.retryFlag(fs)
 	if err := noArgs(fs, args); err != nil {
 		return helpOK(err)
 	}
@@ -77,16 +79,19 @@ run the same command again to resume from the last stored page.`, &asJSON)
 		out = nil
 	}
 	pr := newProgress(out)
-	if res.SnapshotRows, err = s.replica.DownloadSnapshot(ctx, s.client, cs.ID, *pageSize, pr.update); err != nil {
+	s.setState(ctx, cs.ID, izy.SyncDownloading)
+	rem := downloadRemote{remote: s.client, s: s}
+	if res.SnapshotRows, err = s.replica.DownloadSnapshot(ctx, rem, cs.ID, *pageSize, pr.update); err != nil {
 		pr.done()
 		return s.online(err)
 	}
 	pr.done()
-	if res.Changes, err = s.replica.PullChanges(ctx, s.client, cs.ID, *pageSize, pr.update); err != nil {
+	if res.Changes, err = s.replica.PullChanges(ctx, rem, cs.ID, *pageSize, pr.update); err != nil {
 		pr.done()
 		return s.online(err)
 	}
 	pr.done()
+	s.setState(ctx, cs.ID, izy.SyncReady)
 	if cs, err = s.replica.Checkout(ctx, cs.ID); err != nil {
 		return err
 	}

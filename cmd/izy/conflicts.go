@@ -3,12 +3,18 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"strings"
+	"time"
 
 	izy "github.com/izytroniq/izytroniq"
 	"github.com/izytroniq/izytroniq/client"
 )
+
+// offlineRetryFor bounds the retries of conflicts list and show, which fall back to the
+// local copy, unless --retry-for is given.
+const offlineRetryFor = 10 * time.Second
 
 // ConflictsCommand lists, shows and resolves conflicts.
 type ConflictsCommand struct{ env *env }
@@ -29,9 +35,15 @@ local copy), show one with base, server and client values, or resolve one.`, &as
 	createNew := fs.Bool("create-new", false, "resolve: create the client's record as a new one")
 	var merge measureFlags
 	fs.Var(&merge, "merge", "resolve: take field=value (repeatable; value is JSON or text)")
+	c.env.retryFlag(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return helpOK(err)
+	}
+	fs.Visit(func(f *flag.Flag) { c.env.retrySet = c.env.retrySet || f.Name == "retry-for" })
+	if sub != "resolve" && !c.env.retrySet {
+		// list and show fall back to the local copy: wait for the server only briefly.
+		c.env.retryFor = min(c.env.retryFor, offlineRetryFor)
 	}
 	s, err := c.env.openSession(ctx)
 	if err != nil {

@@ -205,9 +205,14 @@ func TestOfflineDevicesAndTest(t *testing.T) {
 		if tm := ob[0].Mutation; tm.EntityID != res.ID || string(tm.Fields["device_id"]) != `"`+d.ID+`"` {
 			t.Fatalf("test mutation = %+v", tm)
 		}
-		// Sync while offline fails with advice, and loses nothing.
-		if _, _, err := izyTry(home, "sync"); err == nil || !strings.Contains(err.Error(), "safe in the outbox") {
+		// Sync while offline retries until --retry-for is spent, then fails with advice,
+		// and loses nothing.
+		_, errOut, err := izyEnv(home, fastRetry, "sync", "--retry-for", "150ms")
+		if err == nil || !strings.Contains(err.Error(), "safe in the outbox") || !strings.Contains(err.Error(), "gave up after") {
 			t.Fatalf("sync offline: %v", err)
+		}
+		if !strings.Contains(errOut, "connection lost, retrying in") {
+			t.Fatalf("sync offline said nothing about retrying: %q", errOut)
 		}
 		izyJSON(t, home, &st, "status")
 		if st.Pending != 4 {

@@ -36,6 +36,7 @@ func (c *LoginCommand) Run(ctx context.Context, args []string) error {
 	server := fs.String("server", "", "server URL, e.g. https://izy.example.com")
 	user := fs.String("user", "", "username")
 	pwFile := fs.String("password-file", "", "read the password from this file (first line)")
+	c.env.retryFlag(fs)
 	if err := noArgs(fs, args); err != nil {
 		return helpOK(err)
 	}
@@ -57,12 +58,16 @@ func (c *LoginCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	s := &session{cfg: cfg, client: cl}
+	rt, err := newRetrier(c.env)
+	if err != nil {
+		return err
+	}
+	s := &session{cfg: cfg, client: &remote{c: cl, r: rt}}
 	if cfg.ClientID == "" {
 		cfg.ClientID = izy.NewID()
 	}
 	cfg.Server, cfg.Username = cl.BaseURL(), *user
-	if _, err := cl.Login(ctx, *user, pw); err != nil {
+	if _, err := s.client.Login(ctx, *user, pw); err != nil {
 		if client.IsNetError(err) {
 			return fmt.Errorf("cannot reach %s: %v; check the URL and the network", *server, err)
 		}

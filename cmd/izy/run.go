@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	izy "github.com/izytroniq/izytroniq"
 )
@@ -19,7 +20,7 @@ var version = "0.1.0-dev"
 const usage = `izy is the field client of Izytroniq: check out a customer, test offline, sync back.
 
 Usage:
-  izy [--home DIR] <command> [flags]
+  izy [--home DIR] [--retry-for DURATION] <command> [flags]
 
 Commands:
   login      sign in to a server (--server URL --user NAME [--password-file F])
@@ -35,6 +36,12 @@ Commands:
 
 Every command takes --json. The home directory (config and local data) is --home, else
 $IZY_HOME, else the per-user config directory's "izy".
+
+When the connection to the server is lost (or the server answers 429, 502, 503 or 504),
+izy sends the call again by itself after a growing wait (0.5 s doubling up to 30 s) and
+says so ("connection lost, retrying in 4 s (attempt 3)"). --retry-for (default 5m) bounds
+how long it keeps trying; --retry-for 0 fails at once. Retrying never records anything
+twice: every upload batch and every other call can be repeated safely.
 `
 
 // env is what commands get from the process; they never touch os.Stdout or os.Getenv.
@@ -43,6 +50,8 @@ type env struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	home           string
+	retryFor       time.Duration // --retry-for: how long to keep retrying a lost connection
+	retrySet       bool          // --retry-for was given
 }
 
 // run is the whole program; main and the end-to-end tests call it.
@@ -54,6 +63,7 @@ func runEnv(ctx context.Context, args []string, e *env) error {
 	fs := flag.NewFlagSet("izy", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	home := fs.String("home", "", "home directory for config and local data (default $IZY_HOME, else the user config directory's izy)")
+	fs.DurationVar(&e.retryFor, "retry-for", defaultRetryFor, "keep retrying a lost connection this long before giving up (0: do not retry)")
 	fs.Usage = func() { fmt.Fprint(e.stderr, usage) }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -61,6 +71,7 @@ func runEnv(ctx context.Context, args []string, e *env) error {
 		}
 		return &usageError{err.Error()}
 	}
+	fs.Visit(func(f *flag.Flag) { e.retrySet = e.retrySet || f.Name == "retry-for" })
 	h, err := resolveHome(*home, e.getenv)
 	if err != nil {
 		return err

@@ -11,21 +11,32 @@ import (
 type StatusCommand struct{ env *env }
 
 type statusResult struct {
-	Server    string                  `json:"server"`
-	Username  string                  `json:"username"`
-	ClientID  string                  `json:"client_id"`
-	Checkouts []replica.CheckoutState `json:"checkouts"`
-	Outbox    map[string]int          `json:"outbox"` // entries per status
-	Pending   int                     `json:"pending"`
-	Conflicts int                     `json:"open_conflicts"`
-	Records   map[string]int64        `json:"records"`
-	LastSync  string                  `json:"last_sync"`
+	Server    string           `json:"server"`
+	Username  string           `json:"username"`
+	ClientID  string           `json:"client_id"`
+	Checkouts []statusCheckout `json:"checkouts"`
+	Outbox    map[string]int   `json:"outbox"` // entries per status
+	Pending   int              `json:"pending"`
+	Conflicts int              `json:"open_conflicts"`
+	Records   map[string]int64 `json:"records"`
+	LastSync  string           `json:"last_sync"`
+}
+
+// statusCheckout is a checkout with its local sync state.
+type statusCheckout struct {
+	replica.CheckoutState
+	// SyncState is where this client's last sync of the checkout stands (the server's
+	// state names; see state.go). It overrides the server's view stored with the checkout.
+	SyncState string `json:"sync_state"`
 }
 
 // Run runs the command. It works offline.
 func (c *StatusCommand) Run(ctx context.Context, args []string) error {
 	var asJSON bool
-	fs := newFlagSet(c.env, "status", "status", "Show checkouts, the outbox, open conflicts and the last sync. Works offline.", &asJSON)
+	fs := newFlagSet(c.env, "status", "status", `Show checkouts with the sync state each stands in, the outbox, open conflicts and the
+last sync. Works offline. States: ready, uploading, conflicts-pending, downloading,
+applying (storing the end of a download); a sync that was cut off for good leaves the
+state it stopped in, until the next izy sync.`, &asJSON)
 	if err := noArgs(fs, args); err != nil {
 		return helpOK(err)
 	}
@@ -35,8 +46,13 @@ func (c *StatusCommand) Run(ctx context.Context, args []string) error {
 	}
 	defer s.Close()
 	res := statusResult{Server: s.cfg.Server, Username: s.cfg.Username, ClientID: s.cfg.ClientID}
-	if res.Checkouts, err = s.replica.Checkouts(ctx, false); err != nil {
+	cos, err := s.replica.Checkouts(ctx, false)
+	if err != nil {
 		return err
+	}
+	res.Checkouts = []statusCheckout{}
+	for _, co := range cos {
+		res.Checkouts = append(res.Checkouts, statusCheckout{CheckoutState: co, SyncState: s.localState(ctx, co.ID)})
 	}
 	if res.Outbox, err = s.replica.OutboxCounts(ctx, ""); err != nil {
 		return err
@@ -77,13 +93,13 @@ func (c *StatusCommand) Run(ctx context.Context, args []string) error {
 		return nil
 	}
 	t := newTable(w)
-	fmt.Fprintln(t, "CHECKOUT\tCUSTOMER\tMODE\tSNAPSHOT\tCHANGES UP TO\tLAST SYNC")
+	fmt.Fprintln(t, "CHECKOUT\tCUSTOMER\tMODE\tSTATE\tSNAPSHOT\tCHANGES UP TO\tLAST SYNC")
 	for _, co := range res.Checkouts {
 		snap := "complete"
 		if !co.SnapshotDone {
 			snap = "incomplete (run izy checkout again)"
 		}
-		fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%d\t%s\n", co.ID, co.CustomerID, co.Mode, snap, co.ChangeSeq, co.LastSync)
+		fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", co.ID, co.CustomerID, co.Mode, co.SyncState, snap, co.ChangeSeq, co.LastSync)
 	}
 	return t.Flush()
 }

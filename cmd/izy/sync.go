@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strconv"
 	"time"
 
 	izy "github.com/izytroniq/izytroniq"
@@ -28,10 +29,13 @@ func (c *SyncCommand) Run(ctx context.Context, args []string) error {
 	var asJSON bool
 	fs := newFlagSet(c.env, "sync", "sync [--checkout ID]",
 		`Upload the outbox in batches (each batch is stored with its ID before it is sent, so a
-retry after a crash sends the same batch and the server answers it once), record the
-outcome of each mutation and any conflicts, then download the changes since the last sync.`, &asJSON)
+retry after a lost connection or a crash sends the same batch and the server answers it
+once), record the outcome of each mutation and any conflicts, then download the changes
+since the last sync. A lost connection is retried by itself (see --retry-for); when izy
+gives up, your work stays in the outbox: run izy sync again when online.`, &asJSON)
 	only := fs.String("checkout", "", "sync only this checkout")
 	batch := fs.Int("batch", 500, "mutations per upload batch")
+	c.env.retryFlag(fs)
 	if err := noArgs(fs, args); err != nil {
 		return helpOK(err)
 	}
@@ -100,8 +104,7 @@ func (s *session) syncAll(ctx context.Context, only string, batch int, progress 
 // whose snapshot was cut off resumes it first.
 func (s *session) syncOne(ctx context.Context, co *replica.CheckoutState, batch int, progress io.Writer) (syncResult, error) {
 	res := syncResult{CheckoutID: co.ID}
-	s.replica.SetState(ctx, "sync_state", izy.SyncUploading)
-	defer s.replica.SetState(ctx, "sync_state", izy.SyncReady)
+	s.setState(ctx, co.ID, izy.SyncUploading)
 	push, err := s.replica.PushOutbox(ctx, s.client, co.ID, batch)
 	res.Batches, res.Outcomes = push.Batches, push.Outcomes
 	if err != nil {
@@ -115,23 +118,43 @@ func (s *session) syncOne(ctx context.Context, co *replica.CheckoutState, batch 
 		return res, err
 	}
 	res.Conflicts = len(open)
-	s.replica.SetState(ctx, "sync_state", izy.SyncDownloading)
-	pr := newProgress(progress)
-	if !co.SnapshotDone {
-		if _, err := s.replica.DownloadSnapshot(ctx, s.client, co.ID, 1000, pr.update); err != nil {
-			pr.done()
-			return res, s.online(err)
-		}
-		pr.done()
+	if res.Changes, err = s.download(ctx, co, 1000, progress); err != nil {
+		return res, err
 	}
-	res.Changes, err = s.replica.PullChanges(ctx, s.client, co.ID, 1000, pr.update)
-	pr.done()
-	return res, s.online(err)
+	state := izy.SyncReady
+	if res.Conflicts > 0 {
+		state = izy.SyncConflictsPending
+	}
+	s.setState(ctx, co.ID, state)
+	return res, nil
 }
 
-// refreshConflicts mirrors the server's conflicts of a checkout (open and resolved).
+// download resumes the snapshot of a checkout if it was cut off, then pulls the changes;
+// it returns the changes applied and records the download states on the way.
+func (s *session) download(ctx context.Context, co *replica.CheckoutState, pageSize int, progress io.Writer) (int, error) {
+	s.setState(ctx, co.ID, izy.SyncDownloading)
+	rem := downloadRemote{remote: s.client, s: s}
+	pr := newProgress(progress)
+	if !co.SnapshotDone {
+		_, err := s.replica.DownloadSnapshot(ctx, rem, co.ID, pageSize, pr.update)
+		pr.done()
+		if err != nil {
+			return 0, s.online(err)
+		}
+	}
+	n, err := s.replica.PullChanges(ctx, rem, co.ID, pageSize, pr.update)
+	pr.done()
+	return n, s.online(err)
+}
+
+// conflictsPage is how many conflicts refreshConflicts asks for at a time (tests make it
+// small to page).
+var conflictsPage = 1000
+
+// refreshConflicts mirrors the server's conflicts of a checkout (open and resolved),
+// paging through all of them.
 func (s *session) refreshConflicts(ctx context.Context, checkoutID string) error {
-	q := url.Values{"checkout_id": {checkoutID}, "limit": {"1000"}}
+	q := url.Values{"checkout_id": {checkoutID}, "limit": {strconv.Itoa(conflictsPage)}}
 	for {
 		page, err := s.client.Conflicts(ctx, q)
 		if err != nil {

@@ -17,9 +17,15 @@ const checkoutsUsage = `Usage:
   izytroniq checkouts list [--all] [--json]
   izytroniq checkouts show ID [--json]
 
-list shows the open checkouts (--all: released ones too): who, on which client, what
-scope, which mode, the sync state, since when and how many conflicts are open. Both take
---config FILE and --db DSN.
+list shows the open checkouts (--all: released ones too), oldest first: who, on which
+client, what scope, which mode, the sync state, since when and how many conflicts are
+open. show adds what the state means, the change positions and when the client was last
+seen. Both take --config FILE and --db DSN.
+
+Sync states: ready; uploading (a batch is stored raw); merging (the batch is being
+applied); conflicts-pending (conflicts wait for a resolution); downloading (pages are
+being handed out, more follow); applying (the client is storing the end of a download in
+its replica and has not confirmed it yet).
 `
 
 // Run runs `izytroniq checkouts`.
@@ -62,7 +68,7 @@ func (c *CheckoutsCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer closeAll()
-	var items []izy.Checkout
+	items := []izy.Checkout{}
 	if sub == "show" {
 		co, err := db.GetCheckout(ctx, id)
 		if err != nil {
@@ -73,8 +79,18 @@ func (c *CheckoutsCommand) Run(ctx context.Context, args []string) error {
 		}
 		items = []izy.Checkout{*co}
 	} else {
-		if items, err = db.ListCheckouts(ctx, "", *all); err != nil {
-			return err
+		// Page through all of them: the list has no size limit of its own.
+		p := izy.Page{Limit: checkoutsPage}
+		for {
+			page, next, err := db.ListCheckoutsPage(ctx, "", *all, p)
+			if err != nil {
+				return err
+			}
+			items = append(items, page...)
+			if next == "" {
+				break
+			}
+			p.Cursor = next
 		}
 		if *asJSON {
 			return writeJSON(c.stdout, items)
@@ -101,5 +117,24 @@ func (c *CheckoutsCommand) Run(ctx context.Context, args []string) error {
 	if len(items) == 0 {
 		fmt.Fprintln(tw, "(no open checkouts)")
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil || sub != "show" {
+		return err
+	}
+	co := items[0]
+	fmt.Fprintf(c.stdout, "\nstate:        %s (%s)\nsnapshot seq: %d\nacked seq:    %d\nlast seen:    %s\n",
+		co.State, stateMeaning[co.State], co.SnapshotSeq, co.AckedSeq, co.LastSeenAt.Local().Format("2006-01-02 15:04:05"))
+	return nil
+}
+
+// checkoutsPage is how many checkouts list reads at a time (tests make it small).
+var checkoutsPage = izy.MaxPageLimit
+
+// stateMeaning explains each sync state in a few words.
+var stateMeaning = map[string]string{
+	izy.SyncReady:            "nothing under way",
+	izy.SyncUploading:        "an upload batch is stored raw, not yet applied",
+	izy.SyncMerging:          "an upload batch is being merged into the data",
+	izy.SyncConflictsPending: "conflicts wait for a resolution",
+	izy.SyncDownloading:      "download pages are being handed out, more follow",
+	izy.SyncApplying:         "the client is storing the end of a download and has not confirmed it",
 }

@@ -99,9 +99,9 @@ func (r *Replica) ApplySnapshotPage(ctx context.Context, checkoutID string, p *i
 }
 
 func applySnapshotPage(ctx context.Context, tx *sql.Tx, checkoutID string, p *izy.SyncPage) error {
-	var counts string
+	var counts, cursor string
 	var done bool
-	err := tx.QueryRowContext(ctx, `SELECT snap_counts, snapshot_done FROM checkouts WHERE id = ?`, checkoutID).Scan(&counts, &done)
+	err := tx.QueryRowContext(ctx, `SELECT snap_counts, snapshot_done, cursor FROM checkouts WHERE id = ?`, checkoutID).Scan(&counts, &done, &cursor)
 	if errors.Is(err, sql.ErrNoRows) {
 		return izy.Errorf(izy.ENOTFOUND, "checkout %s is not known to this client", checkoutID)
 	}
@@ -115,13 +115,17 @@ func applySnapshotPage(ctx context.Context, tx *sql.Tx, checkoutID string, p *iz
 	if err := json.Unmarshal([]byte(counts), &m); err != nil {
 		return err
 	}
-	st, err := prepareApplyRow(ctx, tx)
+	fresh, err := freshSnapshot(ctx, tx, checkoutID, cursor == "" && len(m) == 0)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	w, err := newRowWriter(ctx, tx, fresh)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
 	for _, row := range p.Rows {
-		if _, err := applyRow(ctx, st, row); err != nil {
+		if _, err := w.apply(ctx, row); err != nil {
 			return err
 		}
 		m[row.Entity]++
@@ -138,10 +142,53 @@ func applySnapshotPage(ctx context.Context, tx *sql.Tx, checkoutID string, p *iz
 				return izy.Errorf(izy.ECONFLICT, "snapshot mismatch: %d %s rows received, the server counts %d", got, entity, p.Totals[entity])
 			}
 		}
+		if fresh {
+			if err := endFreshSnapshot(ctx, tx, checkoutID); err != nil {
+				return err
+			}
+		}
 	}
 	b, _ := json.Marshal(m)
 	_, err = tx.ExecContext(ctx, `UPDATE checkouts SET cursor = ?, snap_counts = ?, snapshot_done = ? WHERE id = ?`, p.Next, string(b), last, checkoutID)
 	return err
+}
+
+// freshSnapshot reports whether the snapshot of checkoutID is a fresh one: its first
+// page went into a replica without any record. The first page decides (first) and, if
+// so, drops the secondary indexes and notes it in the state table, all in the page's
+// transaction, so a resume after a crash goes on the same way.
+func freshSnapshot(ctx context.Context, tx *sql.Tx, checkoutID string, first bool) (bool, error) {
+	key := "fresh_snapshot:" + checkoutID
+	if !first {
+		var n int
+		err := tx.QueryRowContext(ctx, `SELECT count(*) FROM state WHERE key = ?`, key).Scan(&n)
+		return n > 0, err
+	}
+	var empty bool
+	if err := tx.QueryRowContext(ctx, `SELECT NOT EXISTS (SELECT 1 FROM records)`).Scan(&empty); err != nil || !empty {
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, dropIndexes); err != nil {
+		return false, fmt.Errorf("drop indexes for a fresh snapshot: %w", err)
+	}
+	_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO state (key, value) VALUES (?, '1')`, key)
+	return true, err
+}
+
+// endFreshSnapshot ends a fresh snapshot: the secondary indexes are built once, over
+// every row, unless another fresh snapshot is still under way.
+func endFreshSnapshot(ctx context.Context, tx *sql.Tx, checkoutID string) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM state WHERE key = ?`, "fresh_snapshot:"+checkoutID); err != nil {
+		return err
+	}
+	var others int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM state WHERE key LIKE 'fresh_snapshot:%'`).Scan(&others); err != nil || others > 0 {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, indexSchema); err != nil {
+		return fmt.Errorf("build indexes: %w", err)
+	}
+	return nil
 }
 
 // VerifyPage checks a page's count and checksum against its rows.
@@ -149,7 +196,7 @@ func VerifyPage(p *izy.SyncPage) error {
 	if p.Count != len(p.Rows) {
 		return izy.Errorf(izy.ECONFLICT, "page incomplete: %d rows, the server counts %d", len(p.Rows), p.Count)
 	}
-	if got := izy.RowsChecksum(p.Rows); got != p.Checksum {
+	if got := p.ReceivedChecksum(); got != p.Checksum {
 		return izy.Errorf(izy.ECONFLICT, "page checksum %s differs from the server's %s", got, p.Checksum)
 	}
 	return nil
@@ -168,13 +215,13 @@ func (r *Replica) ApplyChanges(ctx context.Context, checkoutID string, p *izy.Sy
 		if err := tx.QueryRowContext(ctx, `SELECT change_seq FROM checkouts WHERE id = ?`, checkoutID).Scan(&since); err != nil {
 			return fmt.Errorf("checkout %s: %w", checkoutID, err)
 		}
-		st, err := prepareApplyRow(ctx, tx)
+		w, err := newRowWriter(ctx, tx, false)
 		if err != nil {
 			return err
 		}
-		defer st.Close()
+		defer w.Close()
 		for _, row := range p.Rows {
-			ok, err := applyRow(ctx, st, row)
+			ok, err := w.apply(ctx, row)
 			if err != nil {
 				return err
 			}
@@ -189,26 +236,40 @@ func (r *Replica) ApplyChanges(ctx context.Context, checkoutID string, p *izy.Sy
 	return n, err
 }
 
-// ReleaseCheckout marks a checkout released and drops the records of its customer (the outbox keeps every mutation whole)
+// ReleaseCheckout marks a checkout released and drops the records of its customer
 // unless another open checkout holds that customer too. Outbox entries and conflicts
-// stay as a record.
+// stay as a record (the outbox keeps every mutation whole). When no open checkout is
+// left the whole records table is cleared at once, which SQLite does without visiting
+// each row: releasing 529k rows one by one took 8 s.
 func (r *Replica) ReleaseCheckout(ctx context.Context, id string) error {
 	cs, err := r.Checkout(ctx, id)
 	if err != nil {
 		return err
 	}
-	return r.tx(ctx, func(tx *sql.Tx) error {
+	err = r.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE checkouts SET released = 1 WHERE id = ?`, id); err != nil {
 			return err
 		}
-		var others int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM checkouts WHERE released = 0 AND id <> ? AND json_extract(data, '$.customer_id') = ?`, id, cs.CustomerID).Scan(&others); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM state WHERE key = ?`, "fresh_snapshot:"+id); err != nil {
 			return err
 		}
-		if others == 0 {
+		var others, open int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(json_extract(data, '$.customer_id') = ?), 0) FROM checkouts WHERE released = 0`,
+			cs.CustomerID).Scan(&open, &others); err != nil {
+			return err
+		}
+		switch {
+		case open == 0:
+			_, err := tx.ExecContext(ctx, `DELETE FROM records`)
+			return err
+		case others == 0:
 			_, err := tx.ExecContext(ctx, `DELETE FROM records WHERE customer_id = ?`, cs.CustomerID)
 			return err
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	return r.ensureIndexes(ctx)
 }

@@ -125,10 +125,24 @@ func batchMutations(ctx context.Context, tx *sql.Tx, batchID string) ([]izy.Muta
 }
 
 // CompleteBatch stores the server's answer to a batch: each mutation's outcome, and a
-// local open conflict for each conflict. It is one transaction; a batch completed twice
-// changes nothing the second time.
+// local open conflict for each conflict, and the rows the batch changed (res.Rows). It is
+// one transaction; a batch completed twice changes nothing the second time.
 func (r *Replica) CompleteBatch(ctx context.Context, checkoutID string, res *izy.BatchResult) error {
 	return r.tx(ctx, func(tx *sql.Tx) error {
+		// The rows the batch changed, as the server now holds them: the change feed
+		// leaves them out, since they are stored here.
+		if len(res.Rows) > 0 {
+			w, err := newRowWriter(ctx, tx, false)
+			if err != nil {
+				return err
+			}
+			defer w.Close()
+			for _, row := range res.Rows {
+				if _, err := w.apply(ctx, row); err != nil {
+					return err
+				}
+			}
+		}
 		for _, mr := range res.Results {
 			b, _ := json.Marshal(mr)
 			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET status = ?, result = ? WHERE mutation_id = ? AND batch_id = ?`,

@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -16,41 +17,104 @@ type indexed struct {
 	customerID, locationID, deviceID, search string
 }
 
-// index extracts the columns of a record of entity from its JSON data.
+// index extracts the columns of a record of entity from its JSON data. It walks only the
+// top level of the object (izy.ObjectFields) and decodes just the strings it needs.
 func index(entity, id string, data []byte) indexed {
-	var f struct {
-		CustomerID   string  `json:"customer_id"`
-		LocationID   *string `json:"location_id"`
-		ParentID     *string `json:"parent_id"`
-		DeviceID     string  `json:"device_id"`
-		InventoryID  string  `json:"inventory_id"`
-		SerialNumber string  `json:"serial_number"`
-		Designation  string  `json:"designation"`
-		Name         string  `json:"name"`
-		Number       string  `json:"number"`
-	}
-	_ = json.Unmarshal(data, &f) // a record that does not parse is kept, just not searchable
-	ix := indexed{customerID: f.CustomerID, deviceID: f.DeviceID}
+	var ix indexed
+	var search [5]string                                     // inventory_id, serial_number, designation, name, number
+	_ = izy.ObjectFields(data, func(key, val []byte) error { // a record that does not parse is kept, just not searchable
+		var dst *string
+		switch string(key) {
+		case "customer_id":
+			dst = &ix.customerID
+		case "location_id":
+			dst = &ix.locationID
+		case "device_id":
+			dst = &ix.deviceID
+		case "inventory_id":
+			dst = &search[0]
+		case "serial_number":
+			dst = &search[1]
+		case "designation":
+			dst = &search[2]
+		case "name":
+			dst = &search[3]
+		case "number":
+			dst = &search[4]
+		default:
+			return nil
+		}
+		*dst = jsonString(val)
+		return nil
+	})
 	if entity == "customer" {
 		ix.customerID = id
 	}
-	if f.LocationID != nil {
-		ix.locationID = *f.LocationID
-	}
-	ix.search = strings.ToLower(strings.Join([]string{f.InventoryID, f.SerialNumber, f.Designation, f.Name, f.Number}, "\x1f"))
+	ix.search = strings.ToLower(strings.Join(search[:], "\x1f"))
 	return ix
 }
 
-// applyRow stores a server row unless the local copy is as new or newer. A tombstone
-// keeps its seq and loses its data. It reports whether the row was applied.
-func applyRow(ctx context.Context, st *sql.Stmt, row izy.Row) (bool, error) {
+// jsonString decodes a JSON string value; "" for anything else (null).
+func jsonString(val []byte) string {
+	if len(val) < 2 || val[0] != '"' {
+		return ""
+	}
+	if bytes.IndexByte(val, '\\') < 0 {
+		return string(val[1 : len(val)-1])
+	}
+	var s string
+	_ = json.Unmarshal(val, &s)
+	return s
+}
+
+// rowWriter stores server rows in one transaction: upsert prepares applyRowSQL, and
+// insert (set during a fresh snapshot) a plain INSERT, tried first.
+type rowWriter struct {
+	upsert, insert *sql.Stmt
+}
+
+// newRowWriter prepares the statements once per page: parsing them again for every row
+// took a third of the client's CPU during a large checkout.
+func newRowWriter(ctx context.Context, tx *sql.Tx, fresh bool) (*rowWriter, error) {
+	w := &rowWriter{}
+	var err error
+	if w.upsert, err = tx.PrepareContext(ctx, applyRowSQL); err != nil {
+		return nil, fmt.Errorf("prepare row upsert: %w", err)
+	}
+	if fresh {
+		if w.insert, err = tx.PrepareContext(ctx, insertRowSQL); err != nil {
+			w.upsert.Close()
+			return nil, fmt.Errorf("prepare row insert: %w", err)
+		}
+	}
+	return w, nil
+}
+
+func (w *rowWriter) Close() {
+	w.upsert.Close()
+	if w.insert != nil {
+		w.insert.Close()
+	}
+}
+
+// apply stores a server row unless the local copy is as new or newer. A tombstone keeps
+// its seq and loses its data. It reports whether the row was applied. In a fresh
+// snapshot the plain INSERT cannot meet an existing row, except a shared one (an
+// instrument) or a record written meanwhile: then the failed INSERT changed nothing
+// and the upsert decides.
+func (w *rowWriter) apply(ctx context.Context, row izy.Row) (bool, error) {
 	var data any
 	ix := indexed{}
 	if !row.Deleted {
 		data = string(row.Data)
 		ix = index(row.Entity, row.ID, row.Data)
 	}
-	res, err := st.ExecContext(ctx, row.Entity, row.ID, row.Seq, row.Deleted, ix.customerID, ix.locationID, ix.deviceID, ix.search, data)
+	if w.insert != nil {
+		if _, err := w.insert.ExecContext(ctx, row.Entity, row.ID, row.Seq, row.Deleted, ix.customerID, ix.locationID, ix.deviceID, ix.search, data); err == nil {
+			return true, nil
+		}
+	}
+	res, err := w.upsert.ExecContext(ctx, row.Entity, row.ID, row.Seq, row.Deleted, ix.customerID, ix.locationID, ix.deviceID, ix.search, data)
 	if err != nil {
 		return false, fmt.Errorf("apply %s %s: %w", row.Entity, row.ID, err)
 	}
@@ -58,9 +122,7 @@ func applyRow(ctx context.Context, st *sql.Stmt, row izy.Row) (bool, error) {
 	return n > 0, nil
 }
 
-// applyRowSQL upserts a server row unless the local copy is as new or newer. Callers
-// prepare it once per page (prepareApplyRow): parsing it again for every row took a third
-// of the client's CPU during a large checkout.
+// applyRowSQL upserts a server row unless the local copy is as new or newer.
 const applyRowSQL = `INSERT INTO records (entity, id, seq, deleted, local, customer_id, location_id, device_id, search, data)
 		VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?)
 		ON CONFLICT (entity, id) DO UPDATE SET seq = excluded.seq, deleted = excluded.deleted, local = 0,
@@ -69,14 +131,9 @@ const applyRowSQL = `INSERT INTO records (entity, id, seq, deleted, local, custo
 			search = excluded.search, data = excluded.data
 		WHERE excluded.seq > records.seq`
 
-// prepareApplyRow prepares applyRowSQL in tx; the caller closes the statement.
-func prepareApplyRow(ctx context.Context, tx *sql.Tx) (*sql.Stmt, error) {
-	st, err := tx.PrepareContext(ctx, applyRowSQL)
-	if err != nil {
-		return nil, fmt.Errorf("prepare row upsert: %w", err)
-	}
-	return st, nil
-}
+// insertRowSQL inserts a row of a fresh snapshot.
+const insertRowSQL = `INSERT INTO records (entity, id, seq, deleted, local, customer_id, location_id, device_id, search, data)
+		VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?)`
 
 // putLocal stores a record changed offline: its data changes, its seq stays (so that the
 // server's next copy, which is newer, replaces it) and it is marked local.

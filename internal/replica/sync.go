@@ -28,6 +28,10 @@ type Progress struct {
 // DownloadSnapshot fetches the snapshot pages of a checkout from where the last
 // committed page left off, storing each page and its successor's cursor in one local
 // transaction. It returns the rows stored by this call.
+//
+// Page n+1 is fetched while page n is stored (one page ahead, no more), so the server
+// builds the next page while the client writes this one. A failed fetch ends the
+// download after the pages before it are stored; the next call resumes from there.
 func (r *Replica) DownloadSnapshot(ctx context.Context, rem Remote, checkoutID string, pageSize int, progress func(Progress)) (int64, error) {
 	cs, err := r.Checkout(ctx, checkoutID)
 	if err != nil {
@@ -38,12 +42,37 @@ func (r *Replica) DownloadSnapshot(ctx context.Context, rem Remote, checkoutID s
 	for n := range cs.SnapCounts {
 		pr.Rows += cs.SnapCounts[n]
 	}
-	cursor, done := cs.Cursor, cs.SnapshotDone
-	for !done {
+	if cs.SnapshotDone {
+		return 0, nil
+	}
+	// During the download the replica uses a rollback journal instead of the WAL: the
+	// snapshot mostly appends new pages, which a rollback journal writes once, while the
+	// WAL writes every page twice (the WAL, then the checkpoint) and reads it back in
+	// between (39.9 s → 28.4 s for 529k rows). Commits stay atomic and durable
+	// (synchronous FULL); a crash leaves a hot journal that the next Open rolls back
+	// before it returns to WAL. Another izy process waits for the page being stored.
+	if _, err := r.db.ExecContext(ctx, `PRAGMA journal_mode = DELETE`); err == nil {
+		defer r.db.ExecContext(context.WithoutCancel(ctx), `PRAGMA journal_mode = WAL`)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var pages <-chan fetched
+	defer func() { // stop the fetching goroutine and wait for its end
+		cancel()
+		for range pages {
+		}
+	}()
+	pages = prefetch(ctx, cs.Cursor, func(cursor string) (*izy.SyncPage, string, error) {
 		p, err := rem.Snapshot(ctx, checkoutID, cursor, pageSize)
 		if err != nil {
-			return rows, fmt.Errorf("download snapshot: %w", err)
+			return nil, "", err
 		}
+		return p, p.Next, nil
+	})
+	for f := range pages {
+		if f.err != nil {
+			return rows, fmt.Errorf("download snapshot: %w", f.err)
+		}
+		p := f.page
 		if err := r.ApplySnapshotPage(ctx, checkoutID, p); err != nil {
 			return rows, fmt.Errorf("store snapshot page: %w", err)
 		}
@@ -56,9 +85,38 @@ func (r *Replica) DownloadSnapshot(ctx context.Context, rem Remote, checkoutID s
 		if progress != nil {
 			progress(pr)
 		}
-		cursor, done = p.Next, p.Next == ""
 	}
 	return rows, nil
+}
+
+// fetched is a page, or the error that ended the fetching.
+type fetched struct {
+	page *izy.SyncPage
+	err  error
+}
+
+// prefetch fetches pages in order from cursor in its own goroutine until fetch answers
+// an empty next cursor or fails (the failure is the last item). The channel is
+// unbuffered: the goroutine holds at most one page the consumer has not taken. Cancel
+// ctx to stop it early; it closes the channel when it ends.
+func prefetch(ctx context.Context, cursor string, fetch func(cursor string) (*izy.SyncPage, string, error)) <-chan fetched {
+	ch := make(chan fetched)
+	go func() {
+		defer close(ch)
+		for {
+			p, next, err := fetch(cursor)
+			select {
+			case ch <- fetched{p, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil || next == "" {
+				return
+			}
+			cursor = next
+		}
+	}()
+	return ch
 }
 
 // PullChanges applies the change feed of a checkout from its stored position until the

@@ -15,7 +15,7 @@ import (
 type Syncer interface {
 	CreateCheckout(ctx context.Context, co *izy.Checkout) error
 	Checkout(ctx context.Context, id string) (*izy.Checkout, error)
-	Checkouts(ctx context.Context, userID string) ([]izy.Checkout, error)
+	Checkouts(ctx context.Context, userID string, p izy.Page) ([]izy.Checkout, string, error)
 	Release(ctx context.Context, id string) error
 	Ack(ctx context.Context, id string, seq int64) error
 	Snapshot(ctx context.Context, id, cursor string, limit int) (*izy.SyncPage, error)
@@ -23,7 +23,7 @@ type Syncer interface {
 	// Upload stores the raw body, then applies it; MaxBatchBytes bounds the body.
 	Upload(ctx context.Context, checkoutID string, raw []byte) (*izy.BatchResult, error)
 	MaxBatchBytes() int64
-	Conflicts(ctx context.Context, checkoutID, status, userID string) ([]izy.Conflict, error)
+	Conflicts(ctx context.Context, checkoutID, status, userID string, p izy.Page) ([]izy.Conflict, string, error)
 	Conflict(ctx context.Context, id string) (*izy.Conflict, error)
 	Resolve(ctx context.Context, id, resolution string, fields map[string]json.RawMessage) (*izy.Conflict, error)
 	SyncStatus(ctx context.Context) (map[string]int, error)
@@ -108,8 +108,11 @@ func (s *Server) pathCheckout(sy Syncer, r *http.Request) (*izy.Checkout, error)
 	return ownCheckout(sy, r, id)
 }
 
+// listCheckouts answers a page of the open checkouts (an admin's: everyone's; others':
+// their own) in the order they were made.
 func (s *Server) listCheckouts(sy Syncer, w http.ResponseWriter, r *http.Request) error {
 	q := parseQuery(r)
+	p := q.page()
 	if q.err != nil {
 		return q.err
 	}
@@ -117,11 +120,11 @@ func (s *Server) listCheckouts(sy Syncer, w http.ResponseWriter, r *http.Request
 	if u := caller(r.Context()); u.Role != izy.RoleAdmin {
 		userID = u.ID
 	}
-	items, err := sy.Checkouts(r.Context(), userID)
+	items, next, err := sy.Checkouts(r.Context(), userID, p)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newList(items, ""))
+	writeJSON(w, http.StatusOK, newList(items, next))
 	return nil
 }
 
@@ -199,7 +202,7 @@ func (s *Server) snapshot(sy Syncer, w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, p)
+	writeSyncPage(w, p)
 	return nil
 }
 
@@ -218,7 +221,7 @@ func (s *Server) changes(sy Syncer, w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, p)
+	writeSyncPage(w, p)
 	return nil
 }
 
@@ -246,6 +249,7 @@ func (s *Server) listConflicts(sy Syncer, w http.ResponseWriter, r *http.Request
 	q := parseQuery(r, "checkout_id", "status")
 	checkoutID := q.id("checkout_id")
 	status := q.oneOf("status", "open", "resolved")
+	p := q.page()
 	if q.err != nil {
 		return q.err
 	}
@@ -253,11 +257,11 @@ func (s *Server) listConflicts(sy Syncer, w http.ResponseWriter, r *http.Request
 	if u := caller(r.Context()); u.Role != izy.RoleAdmin {
 		userID = u.ID
 	}
-	items, err := sy.Conflicts(r.Context(), checkoutID, status, userID)
+	items, next, err := sy.Conflicts(r.Context(), checkoutID, status, userID, p)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newList(items, ""))
+	writeJSON(w, http.StatusOK, newList(items, next))
 	return nil
 }
 
@@ -312,4 +316,18 @@ func (s *Server) resolveConflict(sy Syncer, w http.ResponseWriter, r *http.Reque
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// writeSyncPage answers a sync page with exactly the bytes its checksum covers
+// (writeJSON would re-scan the whole page to compact it).
+func writeSyncPage(w http.ResponseWriter, p *izy.SyncPage) {
+	b, err := p.MarshalJSON()
+	if err != nil {
+		writeJSON(w, http.StatusOK, p) // answers the internal error
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(http.StatusOK)
+	w.Write(append(b, '\n'))
 }

@@ -187,6 +187,26 @@ func (db *DB) ListCheckouts(ctx context.Context, userID string, released bool) (
 	return out, dbErr("list checkouts", rows.Err())
 }
 
+// ListCheckoutsPage returns a page of the checkouts of userID ("" for everyone's), open
+// ones only unless released is true, in ID order (the order they were made in), and the
+// cursor of the next page ("" after the last).
+func (db *DB) ListCheckoutsPage(ctx context.Context, userID string, released bool, p izy.Page) ([]izy.Checkout, string, error) {
+	after, err := pageArgs(&p)
+	if err != nil {
+		return nil, "", err
+	}
+	var w where
+	if userID != "" {
+		w.add("c.user_id = ?", userID)
+	}
+	if !released {
+		w.add("c.released_at IS NULL")
+	}
+	w.add("c.id > ?", after)
+	return listPage(ctx, db, "list checkouts", checkoutSelect+w.String()+" ORDER BY c.id LIMIT ?", w.args, p.Limit,
+		scanCheckout, func(c *izy.Checkout) string { return c.ID })
+}
+
 // ReleaseCheckout checks a checkout in. It refuses with ECONFLICT while the checkout has
 // open conflicts; releasing a released checkout changes nothing.
 func (db *DB) ReleaseCheckout(ctx context.Context, id string) error {
@@ -215,11 +235,14 @@ func (db *DB) ReleaseCheckout(ctx context.Context, id string) error {
 	})
 }
 
-// AckCheckout records that the client of checkout id holds every change up to seq.
+// AckCheckout records that the client of checkout id holds every change up to seq; a
+// checkout that was applying a download is ready again. Acks may be repeated: the highest
+// seq stays.
 func (db *DB) AckCheckout(ctx context.Context, id string, seq int64) error {
 	return db.write(ctx, func(t *tx) error {
 		res, err := t.exec(ctx, `UPDATE checkouts SET acked_seq = CASE WHEN acked_seq < ? THEN ? ELSE acked_seq END,
-			last_seen_at = ? WHERE id = ? AND released_at IS NULL`, seq, seq, db.ts(now()), id)
+			state = CASE WHEN state = ? THEN ? ELSE state END,
+			last_seen_at = ? WHERE id = ? AND released_at IS NULL`, seq, seq, izy.SyncApplying, izy.SyncReady, db.ts(now()), id)
 		if err != nil {
 			return dbErr("ack checkout", err)
 		}

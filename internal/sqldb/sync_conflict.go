@@ -3,6 +3,7 @@ package sqldb
 import (
 	"context"
 	"database/sql"
+	"errors"
 
 	izy "github.com/izytroniq/izytroniq"
 )
@@ -15,9 +16,14 @@ func scanConflict(s interface{ Scan(...any) error }, c *izy.Conflict) error {
 		jsonCol{&c.Mutation}, &c.Status, &c.Resolution, &c.ResolvedBy, timeCol{&c.CreatedAt}, timeColPtr{&c.ResolvedAt})
 }
 
-// ListConflicts returns conflicts, oldest first, of checkoutID ("" for any), with status
-// ("" for any), of checkouts of userID ("" for anybody's).
-func (db *DB) ListConflicts(ctx context.Context, checkoutID, status, userID string) ([]izy.Conflict, error) {
+// ListConflicts returns a page of conflicts in ID order (the order they were made in) of
+// checkoutID ("" for any), with status ("" for any), of checkouts of userID ("" for
+// anybody's), and the cursor of the next page ("" after the last).
+func (db *DB) ListConflicts(ctx context.Context, checkoutID, status, userID string, p izy.Page) ([]izy.Conflict, string, error) {
+	after, err := pageArgs(&p)
+	if err != nil {
+		return nil, "", err
+	}
 	var w where
 	if checkoutID != "" {
 		w.add("checkout_id = ?", checkoutID)
@@ -28,20 +34,9 @@ func (db *DB) ListConflicts(ctx context.Context, checkoutID, status, userID stri
 	if userID != "" {
 		w.add("checkout_id IN (SELECT id FROM checkouts WHERE user_id = ?)", userID)
 	}
-	rows, err := db.query(ctx, "SELECT "+conflictCols+" FROM conflicts"+w.String()+" ORDER BY created_at, id LIMIT 10000", w.args...)
-	if err != nil {
-		return nil, dbErr("list conflicts", err)
-	}
-	defer rows.Close()
-	out := []izy.Conflict{}
-	for rows.Next() {
-		var c izy.Conflict
-		if err := scanConflict(rows, &c); err != nil {
-			return nil, dbErr("list conflicts", err)
-		}
-		out = append(out, c)
-	}
-	return out, dbErr("list conflicts", rows.Err())
+	w.add("id > ?", after)
+	return listPage(ctx, db, "list conflicts", "SELECT "+conflictCols+" FROM conflicts"+w.String()+" ORDER BY id LIMIT ?",
+		w.args, p.Limit, scanConflict, func(c *izy.Conflict) string { return c.ID })
 }
 
 // GetConflict returns a conflict or ENOTFOUND.
@@ -59,7 +54,9 @@ func (db *DB) GetConflict(ctx context.Context, id string) (*izy.Conflict, error)
 
 // ResolveConflict runs apply on the open conflict id in one write transaction (on behalf
 // of the conflict's checkout), then marks it resolved with resolution, writes an audit
-// entry and settles the checkout's state. A resolved conflict is ECONFLICT.
+// entry and settles the checkout's state. A conflict already resolved with the same
+// resolution is answered as stored, nothing applied again (a client repeating a request
+// whose answer it lost); one resolved otherwise is ECONFLICT.
 func (db *DB) ResolveConflict(ctx context.Context, id, resolution string, apply func(ctx context.Context, tx *SyncTx, c *izy.Conflict) error) (*izy.Conflict, error) {
 	var c izy.Conflict
 	err := db.write(ctx, func(t *tx) error {
@@ -69,6 +66,9 @@ func (db *DB) ResolveConflict(ctx context.Context, id, resolution string, apply 
 		}
 		if err != nil {
 			return dbErr("resolve conflict", err)
+		}
+		if c.Status != "open" && c.Resolution == resolution {
+			return errAlreadyResolved // a repeat whose first answer was lost: answer it again
 		}
 		if c.Status != "open" {
 			return izy.Errorf(izy.ECONFLICT, "conflict %s is already resolved (%s)", id, c.Resolution)
@@ -88,8 +88,15 @@ func (db *DB) ResolveConflict(ctx context.Context, id, resolution string, apply 
 		}
 		return t.settleState(ctx, c.CheckoutID)
 	})
+	if err == errAlreadyResolved {
+		return &c, nil
+	}
 	if err != nil {
 		return nil, err
 	}
 	return &c, nil
 }
+
+// errAlreadyResolved ends ResolveConflict's transaction without writing when the conflict
+// is already resolved the same way.
+var errAlreadyResolved = errors.New("already resolved")

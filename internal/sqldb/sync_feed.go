@@ -93,7 +93,9 @@ func feedCols(entity string) string {
 
 // feedRows reads rows of entity matching the scope and extra (a condition with args),
 // ordered by order, at most limit, as wire rows.
-func (t *tx) feedRows(ctx context.Context, s feedScope, entity, extra string, extraArgs []any, order string, limit int) ([]izy.Row, error) {
+// feedQuery is the query of feedRows. For the change feed of a customer scope (extra
+// "seq > ?", order "seq") it seeks the (customer_id, seq) index of migration 0005.
+func feedQuery(s feedScope, entity, extra string, extraArgs []any, order string, limit int) (string, []any) {
 	cond, cargs := s.cond(entity)
 	q := s.prefix + "SELECT " + feedCols(entity) + " FROM " + feedTable(entity) + " WHERE " + cond
 	args := append(append([]any{}, s.prefixArgs...), cargs...)
@@ -103,6 +105,11 @@ func (t *tx) feedRows(ctx context.Context, s feedScope, entity, extra string, ex
 	}
 	q += " ORDER BY " + order + " LIMIT ?"
 	args = append(args, limit)
+	return q, args
+}
+
+func (t *tx) feedRows(ctx context.Context, s feedScope, entity, extra string, extraArgs []any, order string, limit int) ([]izy.Row, error) {
+	q, args := feedQuery(s, entity, extra, extraArgs, order, limit)
 	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return nil, dbErr("read "+entity+" rows", err)
@@ -148,7 +155,13 @@ func (t *tx) feedRows(ctx context.Context, s feedScope, entity, extra string, ex
 	if err := rows.Err(); err != nil {
 		return nil, dbErr("read "+entity+" rows", err)
 	}
-	if err := t.loadMeasurements(ctx, tests); err != nil {
+	if order == "id" && len(tests) > 0 {
+		// A snapshot page: its tests are a range of ids within the scope, so their
+		// measurements come with a subquery rather than a list of up to 5,000 ids.
+		if err := t.loadMeasurementsRange(ctx, s, tests); err != nil {
+			return nil, err
+		}
+	} else if err := t.loadMeasurements(ctx, tests); err != nil {
 		return nil, err
 	}
 	for i, v := range vals {
@@ -248,8 +261,7 @@ func (db *DB) SnapshotPage(ctx context.Context, co *izy.Checkout, cursor string,
 	if err != nil {
 		return nil, err
 	}
-	page.Count = len(page.Rows)
-	page.Checksum = izy.RowsChecksum(page.Rows)
+	page.Seal()
 	return page, nil
 }
 
@@ -272,6 +284,7 @@ func rankOf(entity string) int {
 func (db *DB) Changes(ctx context.Context, co *izy.Checkout, since int64, limit int) (*izy.SyncPage, error) {
 	s := newFeedScope(co)
 	var all []izy.Row
+	var echo map[int64]bool
 	more := false
 	err := db.read(ctx, func(t *tx) error {
 		for _, entity := range feedEntities {
@@ -286,7 +299,8 @@ func (db *DB) Changes(ctx context.Context, co *izy.Checkout, since int64, limit 
 			return err
 		}
 		all = append(all, rows...)
-		return nil
+		echo, err = t.echoSeqs(ctx, co.ID, since)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -295,13 +309,64 @@ func (db *DB) Changes(ctx context.Context, co *izy.Checkout, since int64, limit 
 	if len(all) > limit {
 		all, more = all[:limit], true
 	}
-	page := &izy.SyncPage{Rows: all, Count: len(all), UpTo: since, More: more}
-	if page.Rows == nil {
-		page.Rows = []izy.Row{}
-	}
+	page := &izy.SyncPage{UpTo: since, More: more, Rows: []izy.Row{}}
 	if n := len(all); n > 0 {
 		page.UpTo = all[n-1].Seq
 	}
-	page.Checksum = izy.RowsChecksum(page.Rows)
+	// Rows the client got with its own upload's answer stay out (up_to covers them).
+	for _, r := range all {
+		if !echo[r.Seq] {
+			page.Rows = append(page.Rows, r)
+		}
+	}
+	page.Seal()
 	return page, nil
+}
+
+// echoSeqs returns the seqs after since of rows the checkout's uploads answered (see
+// echoRows).
+func (t *tx) echoSeqs(ctx context.Context, checkoutID string, since int64) (map[int64]bool, error) {
+	rows, err := t.query(ctx, "SELECT seq FROM sync_echo WHERE checkout_id = ? AND seq > ?", checkoutID, since)
+	if err != nil {
+		return nil, dbErr("read echo", err)
+	}
+	defer rows.Close()
+	out := map[int64]bool{}
+	for rows.Next() {
+		var seq int64
+		if err := rows.Scan(&seq); err != nil {
+			return nil, dbErr("read echo", err)
+		}
+		out[seq] = true
+	}
+	return out, dbErr("read echo", rows.Err())
+}
+
+// loadMeasurementsRange fills the measurements of tests, which are every test of scope s
+// with an id from the first's to the last's (a snapshot page, in id order).
+func (t *tx) loadMeasurementsRange(ctx context.Context, s feedScope, tests []*izy.Test) error {
+	byID := make(map[string]*izy.Test, len(tests))
+	for _, x := range tests {
+		x.Measurements = []izy.Measurement{}
+		byID[x.ID] = x
+	}
+	cond, cargs := s.cond("test")
+	args := append(append(append([]any{}, s.prefixArgs...), cargs...), tests[0].ID, tests[len(tests)-1].ID)
+	rows, err := t.query(ctx, s.prefix+"SELECT "+measurementCols+" FROM measurements WHERE test_id IN (SELECT id FROM tests WHERE "+cond+
+		" AND id >= ? AND id <= ?) ORDER BY test_id, position", args...)
+	if err != nil {
+		return dbErr("load measurements", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var testID string
+		var m izy.Measurement
+		if err := scanMeasurement(rows, &testID, &m); err != nil {
+			return dbErr("load measurements", err)
+		}
+		if x := byID[testID]; x != nil {
+			x.Measurements = append(x.Measurements, m)
+		}
+	}
+	return dbErr("load measurements", rows.Err())
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"sort"
+	"strings"
 
 	izy "github.com/izytroniq/izytroniq"
 )
@@ -198,18 +200,43 @@ func (db *DB) ApplyBatch(ctx context.Context, checkoutID string, b *izy.Batch, a
 			out = &izy.BatchResult{}
 			return json.Unmarshal([]byte(result.String), out)
 		}
+		co, err := t.syncCheckout(ctx, checkoutID)
+		if err != nil {
+			return err
+		}
+		seq0, err := t.currentSeq(ctx)
+		if err != nil {
+			return err
+		}
 		res, err := apply(ctx, &SyncTx{t})
 		if err != nil {
 			return err
 		}
-		at := db.ts(now())
-		for i, r := range res.Results {
-			if i >= len(b.Mutations) {
-				break
+		if co.Protocol == izy.ProtocolVersion {
+			if res.Rows, err = t.echoRows(ctx, co, seq0); err != nil {
+				return err
 			}
-			if _, err := t.exec(ctx, `INSERT INTO sync_mutations (checkout_id, mutation_id, batch_id, status, entity, entity_id,
-				mutation, result, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (checkout_id, mutation_id) DO NOTHING`,
-				checkoutID, r.MutationID, b.ID, r.Status, r.Entity, r.EntityID, mustJSON(b.Mutations[i]), mustJSON(r), at); err != nil {
+		}
+		at := db.ts(now())
+		// The outcomes go in statements of up to 100 rows: one statement per mutation cost
+		// a parse and a round trip each.
+		const perStmt = 100
+		n := min(len(res.Results), len(b.Mutations))
+		for start := 0; start < n; start += perStmt {
+			end := min(start+perStmt, n)
+			q := strings.Builder{}
+			q.WriteString(`INSERT INTO sync_mutations (checkout_id, mutation_id, batch_id, status, entity, entity_id, mutation, result, at) VALUES `)
+			args := make([]any, 0, 9*(end-start))
+			for i := start; i < end; i++ {
+				if i > start {
+					q.WriteString(", ")
+				}
+				q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+				r := res.Results[i]
+				args = append(args, checkoutID, r.MutationID, b.ID, r.Status, r.Entity, r.EntityID, mustJSON(b.Mutations[i]), mustJSON(r), at)
+			}
+			q.WriteString(" ON CONFLICT (checkout_id, mutation_id) DO NOTHING")
+			if _, err := t.exec(ctx, q.String(), args...); err != nil {
 				return dbErr("store mutation outcome", err)
 			}
 		}
@@ -256,4 +283,54 @@ func (s *SyncTx) Savepoint(ctx context.Context, fn func() error) error {
 	}
 	_, err := s.t.exec(ctx, "RELEASE SAVEPOINT mutation")
 	return dbErr("release savepoint", err)
+}
+
+// syncCheckout reads a checkout in t.
+func (t *tx) syncCheckout(ctx context.Context, id string) (*izy.Checkout, error) {
+	var c izy.Checkout
+	err := scanCheckout(t.queryRow(ctx, checkoutSelect+" WHERE c.id = ?", id), &c)
+	if err == sql.ErrNoRows {
+		return nil, izy.Errorf(izy.ENOTFOUND, "checkout %s not found", id)
+	}
+	return &c, dbErr("get checkout", err)
+}
+
+// echoRows returns the rows of co's scope changed after seq0 — in an upload's
+// transaction, the rows the upload wrote (on PostgreSQL perhaps also a concurrent
+// writer's, which is harmless: the client gets them here instead of from the feed) — and
+// lists their seqs in sync_echo so that co's change feed leaves them out. It also drops
+// co's echo entries at or below its acknowledged seq, which the feed never reads again.
+func (t *tx) echoRows(ctx context.Context, co *izy.Checkout, seq0 int64) (izy.Rows, error) {
+	s := newFeedScope(co)
+	var all []izy.Row
+	for _, entity := range feedEntities {
+		rows, err := t.feedRows(ctx, s, entity, "seq > ?", []any{seq0}, "seq", 1<<30)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, rows...)
+	}
+	if _, err := t.exec(ctx, "DELETE FROM sync_echo WHERE checkout_id = ? AND seq <= ?", co.ID, co.AckedSeq); err != nil {
+		return nil, dbErr("drop acknowledged echo", err)
+	}
+	const perStmt = 500
+	for start := 0; start < len(all); start += perStmt {
+		end := min(start+perStmt, len(all))
+		var q strings.Builder
+		q.WriteString("INSERT INTO sync_echo (checkout_id, seq) VALUES ")
+		args := make([]any, 0, 2*(end-start))
+		for i := start; i < end; i++ {
+			if i > start {
+				q.WriteString(", ")
+			}
+			q.WriteString("(?, ?)")
+			args = append(args, co.ID, all[i].Seq)
+		}
+		q.WriteString(" ON CONFLICT (checkout_id, seq) DO NOTHING")
+		if _, err := t.exec(ctx, q.String(), args...); err != nil {
+			return nil, dbErr("store echo", err)
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].Seq < all[j].Seq })
+	return all, nil
 }

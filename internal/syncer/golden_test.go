@@ -78,7 +78,22 @@ func TestGoldenPayloads(t *testing.T) {
 				if a, b := marshal(t, res), marshal(t, again); a != b {
 					t.Fatalf("retry answered %s, want %s", b, a)
 				}
-				res.Seq = 0
+				// The answer carries the rows the batch changed, with their new seqs (they
+				// hold timestamps, so they are checked here rather than in the golden file; a
+				// deleted location comes as a tombstone through the change feed).
+				inRows := map[string]bool{}
+				for _, r := range res.Rows {
+					if r.Seq <= 0 || r.Seq > res.Seq || r.Deleted != (r.Data == nil) {
+						t.Errorf("row %+v of the answer (batch seq %d)", r, res.Seq)
+					}
+					inRows[r.Entity+" "+r.ID] = true
+				}
+				for _, r := range res.Results {
+					if (r.Status == izy.MutationApplied || r.Status == izy.MutationMerged) && r.Entity != "location" && !inRows[r.Entity+" "+r.EntityID] {
+						t.Errorf("%s %s %s is not among the answer's rows", r.Status, r.Entity, r.EntityID)
+					}
+				}
+				res.Seq, res.Rows = 0, nil
 				for i := range res.Results {
 					if res.Results[i].ConflictID != "" {
 						res.Results[i].ConflictID = "CONFLICT"

@@ -16,7 +16,7 @@ import (
 type Store interface {
 	CreateCheckout(ctx context.Context, co *izy.Checkout) error
 	GetCheckout(ctx context.Context, id string) (*izy.Checkout, error)
-	ListCheckouts(ctx context.Context, userID string, released bool) ([]izy.Checkout, error)
+	ListCheckoutsPage(ctx context.Context, userID string, released bool, p izy.Page) ([]izy.Checkout, string, error)
 	ReleaseCheckout(ctx context.Context, id string) error
 	AckCheckout(ctx context.Context, id string, seq int64) error
 	SetCheckoutState(ctx context.Context, id, state string) error
@@ -29,7 +29,7 @@ type Store interface {
 	StoreBatch(ctx context.Context, checkoutID, batchID string, protocol int, raw []byte) (*izy.BatchResult, error)
 	ApplyBatch(ctx context.Context, checkoutID string, b *izy.Batch, apply func(ctx context.Context, tx Tx) (*izy.BatchResult, error)) (*izy.BatchResult, error)
 
-	ListConflicts(ctx context.Context, checkoutID, status, userID string) ([]izy.Conflict, error)
+	ListConflicts(ctx context.Context, checkoutID, status, userID string, p izy.Page) ([]izy.Conflict, string, error)
 	GetConflict(ctx context.Context, id string) (*izy.Conflict, error)
 	ResolveConflict(ctx context.Context, id, resolution string, apply func(ctx context.Context, tx Tx, c *izy.Conflict) error) (*izy.Conflict, error)
 }
@@ -161,9 +161,10 @@ func (s *Syncer) Checkout(ctx context.Context, id string) (*izy.Checkout, error)
 	return s.store.GetCheckout(ctx, id)
 }
 
-// Checkouts lists open checkouts of userID ("" for all).
-func (s *Syncer) Checkouts(ctx context.Context, userID string) ([]izy.Checkout, error) {
-	return s.store.ListCheckouts(ctx, userID, false)
+// Checkouts returns a page of the open checkouts of userID ("" for all) and the cursor of
+// the next page.
+func (s *Syncer) Checkouts(ctx context.Context, userID string, p izy.Page) ([]izy.Checkout, string, error) {
+	return s.store.ListCheckoutsPage(ctx, userID, false, p)
 }
 
 // Release checks a checkout in.
@@ -201,7 +202,7 @@ func (s *Syncer) pageLimit(limit int) (int, error) {
 }
 
 // Snapshot returns a snapshot page of an open checkout. While pages follow, the
-// checkout's state is downloading; the last page sets it back to ready.
+// checkout's state is downloading; the last page sets it to applying (see state.go).
 func (s *Syncer) Snapshot(ctx context.Context, id, cursor string, limit int) (*izy.SyncPage, error) {
 	limit, err := s.pageLimit(limit)
 	if err != nil {
@@ -215,16 +216,8 @@ func (s *Syncer) Snapshot(ctx context.Context, id, cursor string, limit int) (*i
 	if err != nil {
 		return nil, err
 	}
-	if co.State == izy.SyncReady || co.State == izy.SyncDownloading {
-		state := izy.SyncDownloading
-		if p.Next == "" {
-			state = izy.SyncReady
-		}
-		if state != co.State {
-			if err := s.store.SetCheckoutState(ctx, id, state); err != nil {
-				return nil, err
-			}
-		}
+	if err := s.downloaded(ctx, co, p.Next != "", len(p.Rows)); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -242,7 +235,14 @@ func (s *Syncer) Changes(ctx context.Context, id string, since int64, limit int)
 	if err != nil {
 		return nil, err
 	}
-	return s.store.Changes(ctx, co, since, limit)
+	p, err := s.store.Changes(ctx, co, since, limit)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.downloaded(ctx, co, p.More, len(p.Rows)); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // SyncStatus counts open checkouts per sync state.
@@ -275,10 +275,10 @@ func (s *Syncer) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// Conflicts lists conflicts of checkoutID ("" for any) with status ("" for any) of
-// checkouts of userID ("" for anybody's).
-func (s *Syncer) Conflicts(ctx context.Context, checkoutID, status, userID string) ([]izy.Conflict, error) {
-	return s.store.ListConflicts(ctx, checkoutID, status, userID)
+// Conflicts returns a page of the conflicts of checkoutID ("" for any) with status (""
+// for any) of checkouts of userID ("" for anybody's), and the cursor of the next page.
+func (s *Syncer) Conflicts(ctx context.Context, checkoutID, status, userID string, p izy.Page) ([]izy.Conflict, string, error) {
+	return s.store.ListConflicts(ctx, checkoutID, status, userID, p)
 }
 
 // Conflict returns one conflict.
