@@ -76,8 +76,11 @@ curl -fs "http://127.0.0.1:$port/readyz" >/dev/null || { echo "server did not st
 secs=${SECS:-90}
 echo "== load: $clients connections, mixed, ${secs}s (load $(load))"
 "$work/load" -url "http://127.0.0.1:$port" -password-file "$work/pw" -scenario mixed -c "$clients" \
-  -d "${secs}s" -ids 20000 -samples "$work/samples" -json > "$work/load.json" &
+  -d "${secs}s" -ids 20000 -samples "$work/samples" -json > "$work/load.json" 2> "$work/load.err" &
 lp=$!; pids+=("$lp")
+# The generator first collects device IDs; the baseline starts when it drives requests.
+for _ in $(seq 1 600); do grep -q "driving" "$work/load.err" 2>/dev/null && break; sleep 0.5; done
+grep -q "driving" "$work/load.err" || { echo "the load generator did not start"; cat "$work/load.err"; exit 1; }
 sleep "${BASELINE:-25}"
 
 echo "== update 1.0.0 -> 1.1.0 under load (load $(load))"

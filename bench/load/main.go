@@ -109,6 +109,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Scripts wait for this line before they start what the run is to measure.
+	fmt.Fprintf(os.Stderr, "load: driving %d connections for %s\n", o.conns, o.dur)
 	res, err := drive(ctx, hc, o, w)
 	if err != nil {
 		return err
