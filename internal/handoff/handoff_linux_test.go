@@ -538,3 +538,32 @@ func TestValidateBinaryOtherAccount(t *testing.T) {
 		}
 	}
 }
+
+// TestHandOverAnswerThenExit: a server with nothing to drain writes its answer and exits
+// at once; Request, having just missed the answer, finds the process gone — and must
+// still report the hand-over as done (it was: the new process serves).
+func TestHandOverAnswerThenExit(t *testing.T) {
+	dir := t.TempDir()
+	a, b := copyTestBinary(t, dir, "a"), copyTestBinary(t, dir, "b")
+	h, runDir, base, _ := serving(t, a)
+	first := true
+	testHookNoResult = func() {
+		if !first {
+			return
+		}
+		first = false
+		select { // the old process answers and exits while Request looks away
+		case <-h.done:
+		case <-time.After(20 * time.Second):
+			t.Error("the old process did not exit")
+		}
+	}
+	defer func() { testHookNoResult = nil }()
+	newPID, err := Request(context.Background(), runDir, b, 10*time.Second)
+	if err != nil {
+		t.Fatalf("Request = %v; want the new process", err)
+	}
+	if got, want := get(t, base), fmt.Sprintf("b %d", newPID); got != want {
+		t.Errorf("after: %q, want %q", got, want)
+	}
+}

@@ -60,7 +60,7 @@ func Request(ctx context.Context, runDir, binary string, timeout time.Duration) 
 	defer deadline.Stop()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	for {
+	for alive := true; ; {
 		if r, err := readResult(res); err == nil {
 			os.Remove(res)
 			if !r.OK && r.Code == CodeInProgress {
@@ -74,7 +74,17 @@ func Request(ctx context.Context, runDir, binary string, timeout time.Duration) 
 			os.Remove(res)
 			return 0, err
 		}
+		if testHookNoResult != nil {
+			testHookNoResult()
+		}
 		if err := isServer(pid); err != nil {
+			// A server that handed over writes its answer and then exits, at once when
+			// it has no connection to drain: the answer may have arrived since it was
+			// read above, so look once more before calling the server gone.
+			if alive {
+				alive = false
+				continue
+			}
 			removeRequest(runDir, req.ID)
 			return 0, fmt.Errorf("server process %d ended before answering the hand-over request: %v; start the service again", pid, err)
 		}
@@ -88,6 +98,9 @@ func Request(ctx context.Context, runDir, binary string, timeout time.Duration) 
 		}
 	}
 }
+
+// testHookNoResult, when set by a test, runs each time Request found no answer yet.
+var testHookNoResult func()
 
 // claimRequest writes req unless another request is pending. A request left behind by
 // an update that died counts as pending until its server is gone or its time is up.
