@@ -291,6 +291,30 @@ func TestUpdateE2E(t *testing.T) {
 	if v := in.assertConverged(n); v != "1.1.0" {
 		t.Fatalf("serving %s after the update\n%s", v, out)
 	}
+	// The new binary's own post-update check is green (the service and the licence only
+	// warn: nothing is registered here and licences do not exist yet) ...
+	newBin := filepath.Join(in.root, "versions", "1.1.0", "izytroniq")
+	cmd := exec.Command(newBin, "check", "--config", in.config, "--url", in.base, "--json")
+	cmd.Env = processEnv(nil)
+	b, err := cmd.Output()
+	var rep struct {
+		Checks []struct{ Name, Status, Detail string }
+	}
+	if jerr := json.Unmarshal(b, &rep); jerr != nil || len(rep.Checks) == 0 {
+		t.Fatalf("check after the update: %v, %v\n%s", err, jerr, b)
+	}
+	for _, r := range rep.Checks {
+		if r.Status == "fail" || (r.Status == "warn" && r.Name != "service" && r.Name != "licence") {
+			t.Errorf("check after the update: %s: %s (%s)", r.Name, r.Status, r.Detail)
+		}
+	}
+	// ... and the history holds the attempt.
+	cmd = exec.Command(newBin, "update", "history", "--config", in.config, "--json")
+	cmd.Env = processEnv(nil)
+	b, err = cmd.Output()
+	if err != nil || !strings.Contains(string(b), `"succeeded"`) || !strings.Contains(string(b), `"1.1.0"`) {
+		t.Errorf("update history: %v\n%s", err, b)
+	}
 	t.Logf("%s", out)
 }
 
