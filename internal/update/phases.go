@@ -82,6 +82,9 @@ func backupPhase(ctx context.Context, r *run) error {
 		return err
 	}
 	r.crashPoint("backup:before")
+	if err := backgroundPriority(); err != nil {
+		r.log.Warn("could not lower the update's priority; the backup competes with the server for the CPU", "err", err)
+	}
 	var extra []string
 	if p := filepath.Join(r.o.DataDir, service.RecordFile); fileExists(p) {
 		extra = append(extra, p)
