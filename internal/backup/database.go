@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/izytroniq/izytroniq/internal/atomicfile"
 	"github.com/izytroniq/izytroniq/internal/sqldb"
 )
 
@@ -52,7 +53,7 @@ func exportLogical(ctx context.Context, db *sqldb.DB, dir string, log *slog.Logg
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, filepath.FromSlash(logicalIndex)), append(b, '\n'), 0o640)
+	return atomicfile.WriteFile(filepath.Join(dir, filepath.FromSlash(logicalIndex)), append(b, '\n'), 0o640)
 }
 
 // syncCloser syncs a file before closing it.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/izytroniq/izytroniq/internal/atomicfile"
 	"github.com/izytroniq/izytroniq/internal/sqldb"
 )
 
@@ -180,7 +181,7 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreReport, error) {
 		cur, curErr := os.ReadFile(configTarget)
 		switch {
 		case o.ConfigToo:
-			if err := writeFileAtomic(configTarget, b, 0o640); err != nil {
+			if err := atomicfile.WriteFile(configTarget, b, 0o640); err != nil {
 				return rep, fmt.Errorf("restore: configuration: %w", err)
 			}
 			rep.ConfigRestored = configTarget

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+	"github.com/izytroniq/izytroniq/internal/atomicfile"
 )
 
 // DatabaseSettings is a configuration's [database] section.
@@ -181,35 +182,11 @@ func WriteConfig(path string, b []byte) (backupPath string, err error) {
 		return "", err
 	}
 	backupPath = path + ".bak"
-	if err := writeAtomic(backupPath, old, fi.Mode().Perm()); err != nil {
+	if err := atomicfile.WriteFile(backupPath, old, fi.Mode().Perm()); err != nil {
 		return "", fmt.Errorf("keep a copy of the configuration: %w", err)
 	}
-	if err := writeAtomic(path, b, fi.Mode().Perm()); err != nil {
+	if err := atomicfile.WriteFile(path, b, fi.Mode().Perm()); err != nil {
 		return "", fmt.Errorf("write the configuration: %w", err)
 	}
 	return backupPath, nil
-}
-
-func writeAtomic(path string, b []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/izytroniq/izytroniq/internal/atomicfile"
 )
 
 // RecordFile is the file in the data directory that remembers the registration, so
@@ -27,7 +29,7 @@ func Record(dir string, spec Spec) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, RecordFile), append(b, '\n'), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, RecordFile), append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("record the service registration: %w", err)
 	}
 	return nil

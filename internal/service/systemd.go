@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/izytroniq/izytroniq/internal/atomicfile"
 )
 
 // DefaultUnitDir is where administrators' systemd units live.
@@ -89,7 +91,7 @@ func (m *Systemd) Install(ctx context.Context, spec Spec) error {
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("read unit: %w", err)
 	case err != nil:
-		if err := writeFileAtomic(path, unit, 0o644); err != nil {
+		if err := atomicfile.WriteFile(path, unit, 0o644); err != nil {
 			return fmt.Errorf("write unit: %w (run as root, or pick another directory)", err)
 		}
 	}
@@ -186,7 +188,7 @@ func (m *Systemd) Repoint(ctx context.Context, name, binaryPath string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	if err := writeFileAtomic(path, nb, 0o644); err != nil {
+	if err := atomicfile.WriteFile(path, nb, 0o644); err != nil {
 		return fmt.Errorf("write unit: %w", err)
 	}
 	if _, err := m.systemctl(ctx, "daemon-reload"); err != nil {
@@ -270,30 +272,4 @@ func parseUnit(b []byte) (unitInfo, error) {
 func isFile(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.Mode().IsRegular()
-}
-
-// writeFileAtomic writes b to path through a temporary file and a rename, so a crash
-// leaves the old file or the new one.
-func writeFileAtomic(path string, b []byte, perm fs.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
