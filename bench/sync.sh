@@ -9,6 +9,7 @@
 #   pouchdb                also replicate the same records with PouchDB (needs
 #                          `npm install` in bench/pouchdb; node_modules is gitignored).
 #   PAGE_SIZE=N            (env) izy checkout --page-size (default: izy's default).
+#   BATCH=N                (env) izy sync --batch (default: izy's default).
 #   KEEP=1                 (env) keep the work directory.
 #
 # Steps: build izytroniq, izy and bench/synctool (a byte-counting TCP proxy); init + seed a
@@ -123,8 +124,8 @@ meas0=$(sqlite3 "$db" "select count(*) from measurements")
 
 # ---- 3. izy sync (upload + download of the changes), then izy checkin ----
 proxy_start "$pport" "$port" "$work/wire-sync.json"
-echo "== izy sync (load $(load))" | tee -a "$out/$stamp.txt"
-timev sync "$work/izy" --home "$work/home" sync --json > "$work/sync.json"
+echo "== izy sync ${BATCH:+--batch $BATCH} (load $(load))" | tee -a "$out/$stamp.txt"
+timev sync "$work/izy" --home "$work/home" sync ${BATCH:+--batch "$BATCH"} --json > "$work/sync.json"
 proxy_stop
 proxy_start "$pport" "$port" "$work/wire-checkin.json"
 timev checkin "$work/izy" --home "$work/home" checkin --json > "$work/checkin.json"

@@ -72,10 +72,16 @@ func (r *Replica) Record(ctx context.Context, c Change) error {
 // server answers it from its store). Otherwise up to max pending mutations get a new
 // batch ID, persisted before the caller sends anything.
 func (r *Replica) NextBatch(ctx context.Context, checkoutID string, max int) (*izy.Batch, error) {
+	return r.nextBatch(ctx, checkoutID, max, "")
+}
+
+// nextBatch is NextBatch, passing over the unanswered batch inFlight (whose answer the
+// caller holds but has not stored yet).
+func (r *Replica) nextBatch(ctx context.Context, checkoutID string, max int, inFlight string) (*izy.Batch, error) {
 	var b *izy.Batch
 	err := r.tx(ctx, func(tx *sql.Tx) error {
 		var id string
-		err := tx.QueryRowContext(ctx, `SELECT id FROM batches WHERE checkout_id = ? AND done = 0 ORDER BY rowid LIMIT 1`, checkoutID).Scan(&id)
+		err := tx.QueryRowContext(ctx, `SELECT id FROM batches WHERE checkout_id = ? AND done = 0 AND id <> ? ORDER BY rowid LIMIT 1`, checkoutID, inFlight).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
 			id = izy.NewID()
 			res, err := tx.ExecContext(ctx, `UPDATE outbox SET batch_id = ? WHERE n IN (

@@ -170,33 +170,66 @@ type PushResult struct {
 }
 
 // PushOutbox uploads the pending mutations of a checkout in batches of at most
-// batchSize, storing each answer before the next batch goes out.
+// batchSize. Batch n+1 goes out once the answer to batch n has arrived (so the server
+// applies a checkout's batches in order) while that answer is being stored here. A crash
+// in between leaves batch n unanswered locally: the next push sends it again first (the
+// server answers its stored result), then batch n+1.
 func (r *Replica) PushOutbox(ctx context.Context, rem Remote, checkoutID string, batchSize int) (PushResult, error) {
 	res := PushResult{Outcomes: map[string]int{}}
-	for {
-		b, err := r.NextBatch(ctx, checkoutID, batchSize)
-		if err != nil {
-			return res, err
-		}
-		if b == nil {
-			return res, nil
-		}
+	type answer struct {
+		br  *izy.BatchResult
+		err error
+	}
+	upload := func(b *izy.Batch) answer {
 		br, err := rem.Upload(ctx, checkoutID, b)
 		if err != nil {
-			return res, fmt.Errorf("upload batch %s: %w", b.ID, err)
+			return answer{nil, fmt.Errorf("upload batch %s: %w", b.ID, err)}
 		}
 		if br.BatchID == "" {
 			br.BatchID = b.ID
 		}
 		if br.BatchID != b.ID {
-			return res, izy.Errorf(izy.EINTERNAL, "the server answered batch %s for batch %s", br.BatchID, b.ID)
+			return answer{nil, izy.Errorf(izy.EINTERNAL, "the server answered batch %s for batch %s", br.BatchID, b.ID)}
 		}
-		if err := r.CompleteBatch(ctx, checkoutID, br); err != nil {
+		return answer{br, nil}
+	}
+	b, err := r.NextBatch(ctx, checkoutID, batchSize)
+	if err != nil || b == nil {
+		return res, err
+	}
+	a := upload(b)
+	for {
+		if a.err != nil {
+			return res, a.err
+		}
+		next, err := r.nextBatch(ctx, checkoutID, batchSize, b.ID)
+		if err != nil {
+			return res, err
+		}
+		var ahead chan answer
+		if next != nil {
+			ahead = make(chan answer, 1)
+			go func(nb *izy.Batch) { ahead <- upload(nb) }(next)
+		}
+		err = r.CompleteBatch(ctx, checkoutID, a.br)
+		var na answer
+		if ahead != nil {
+			na = <-ahead // never leave an upload running behind the caller's back
+		}
+		if err != nil {
 			return res, fmt.Errorf("store result of batch %s: %w", b.ID, err)
 		}
 		res.Batches++
-		for _, mr := range br.Results {
+		for _, mr := range a.br.Results {
 			res.Outcomes[mr.Status]++
 		}
+		if next == nil {
+			// mutations the answer did not name went back to pending: send them too
+			if next, err = r.NextBatch(ctx, checkoutID, batchSize); err != nil || next == nil {
+				return res, err
+			}
+			na = upload(next)
+		}
+		b, a = next, na
 	}
 }

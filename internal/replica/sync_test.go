@@ -22,6 +22,9 @@ type fakeRemote struct {
 	uploads   int
 	acked     int64
 	failFirst bool // the first upload is applied but its answer is lost
+	failCall  int  // the failCall-th Upload call (1-based) is applied but its answer is lost
+	upCalls   int
+	applied   []string // batch IDs in the order the server applied them
 }
 
 func (f *fakeRemote) Snapshot(ctx context.Context, id, cursor string, limit int) (*izy.SyncPage, error) {
@@ -59,16 +62,18 @@ func (f *fakeRemote) Changes(ctx context.Context, id string, since int64, limit 
 }
 
 func (f *fakeRemote) Upload(ctx context.Context, id string, b *izy.Batch) (*izy.BatchResult, error) {
+	f.upCalls++
 	if res, ok := f.batches[b.ID]; ok {
 		return res, nil // idempotent: the stored answer
 	}
 	f.uploads++
+	f.applied = append(f.applied, b.ID)
 	res := &izy.BatchResult{BatchID: b.ID}
 	for _, m := range b.Mutations {
 		res.Results = append(res.Results, izy.MutationResult{MutationID: m.ID, Status: izy.MutationApplied, Entity: m.Entity, EntityID: m.EntityID})
 	}
 	f.batches[b.ID] = res
-	if f.failFirst {
+	if f.failFirst || f.upCalls == f.failCall {
 		f.failFirst = false
 		return nil, errors.New("answer lost")
 	}
@@ -138,5 +143,60 @@ func TestPushRetriesTheSameBatch(t *testing.T) {
 	counts, _ := r.OutboxCounts(ctx, coID)
 	if counts[OutboxPending] != 0 || counts[izy.MutationApplied] != 7 {
 		t.Fatalf("outbox = %v", counts)
+	}
+}
+
+// The push sends batch n+1 while it stores the answer to batch n. A connection cut on a
+// batch sent ahead (applied, answer lost) leaves that batch unanswered here; the next push
+// sends it again with the same ID, and the server applied every batch once, in the order
+// the client made them.
+func TestPipelinedPushCutAndRetry(t *testing.T) {
+	for _, cut := range []int{1, 2, 3, 4} {
+		t.Run(strconv.Itoa(cut), func(t *testing.T) {
+			ctx := context.Background()
+			r := mustOpen(t, filepath.Join(t.TempDir(), "replica.db"))
+			addCheckout(t, r, coID, cust, 0)
+			for range 10 {
+				m := izy.Mutation{ID: izy.NewID(), Op: izy.OpTest, Entity: "test", EntityID: izy.NewID()}
+				if err := r.Record(ctx, Change{CheckoutID: coID, Mutation: m}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f := &fakeRemote{batches: map[string]*izy.BatchResult{}, failCall: cut}
+			first, err := r.PushOutbox(ctx, f, coID, 3)
+			if err == nil {
+				t.Fatal("push with a lost answer: no error")
+			}
+			if first.Batches != cut-1 {
+				t.Fatalf("first push stored %d answers, want %d (those before the cut)", first.Batches, cut-1)
+			}
+			again, err := r.PushOutbox(ctx, f, coID, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.uploads != 4 || len(f.applied) != 4 || first.Batches+again.Batches != 4 || first.Outcomes[izy.MutationApplied]+again.Outcomes[izy.MutationApplied] != 10 {
+				t.Fatalf("server applied %d batches (%v), pushes %+v %+v; want 4 batches, 10 applied, none twice", f.uploads, f.applied, first, again)
+			}
+			rows, err := r.db.QueryContext(ctx, "SELECT id FROM batches WHERE checkout_id = ? ORDER BY rowid", coID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var made []string
+			for rows.Next() {
+				var id string
+				rows.Scan(&id)
+				made = append(made, id)
+			}
+			rows.Close()
+			for i := range made {
+				if i >= len(f.applied) || made[i] != f.applied[i] {
+					t.Fatalf("server applied batches %v, client made them %v", f.applied, made)
+				}
+			}
+			counts, _ := r.OutboxCounts(ctx, coID)
+			if counts[OutboxPending] != 0 || counts[izy.MutationApplied] != 10 {
+				t.Fatalf("outbox = %v", counts)
+			}
+		})
 	}
 }

@@ -284,11 +284,14 @@ func rankOf(entity string) int {
 func (db *DB) Changes(ctx context.Context, co *izy.Checkout, since int64, limit int) (*izy.SyncPage, error) {
 	s := newFeedScope(co)
 	var all []izy.Row
-	var echo map[int64]bool
+	var echoMax int64
 	more := false
 	err := db.read(ctx, func(t *tx) error {
+		// Rows the client got with its own upload's answer stay out, in the query: reading
+		// and encoding them only to drop them cost as much as an upload's feed.
+		cond := "seq > ? AND seq NOT IN (SELECT seq FROM sync_echo WHERE checkout_id = ? AND seq > ?)"
 		for _, entity := range feedEntities {
-			rows, err := t.feedRows(ctx, s, entity, "seq > ?", []any{since}, "seq", limit+1)
+			rows, err := t.feedRows(ctx, s, entity, cond, []any{since, co.ID, since}, "seq", limit+1)
 			if err != nil {
 				return err
 			}
@@ -299,8 +302,8 @@ func (db *DB) Changes(ctx context.Context, co *izy.Checkout, since int64, limit 
 			return err
 		}
 		all = append(all, rows...)
-		echo, err = t.echoSeqs(ctx, co.ID, since)
-		return err
+		err = t.queryRow(ctx, "SELECT coalesce(max(seq), 0) FROM sync_echo WHERE checkout_id = ? AND seq > ?", co.ID, since).Scan(&echoMax)
+		return dbErr("read echo", err)
 	})
 	if err != nil {
 		return nil, err
@@ -309,37 +312,22 @@ func (db *DB) Changes(ctx context.Context, co *izy.Checkout, since int64, limit 
 	if len(all) > limit {
 		all, more = all[:limit], true
 	}
-	page := &izy.SyncPage{UpTo: since, More: more, Rows: []izy.Row{}}
+	page := &izy.SyncPage{UpTo: since, More: more, Rows: all}
+	if page.Rows == nil {
+		page.Rows = []izy.Row{}
+	}
 	if n := len(all); n > 0 {
 		page.UpTo = all[n-1].Seq
 	}
-	// Rows the client got with its own upload's answer stay out (up_to covers them).
-	for _, r := range all {
-		if !echo[r.Seq] {
-			page.Rows = append(page.Rows, r)
-		}
+	// up_to passes the echoed rows too. With more pages to come, the echoed rows after
+	// up_to are passed by a later page; on the last page every row after since not echoed
+	// is here, and an echoed row changed again since has a later seq than its echo entry,
+	// so up_to may move to the last echo entry.
+	if !more && echoMax > page.UpTo {
+		page.UpTo = echoMax
 	}
 	page.Seal()
 	return page, nil
-}
-
-// echoSeqs returns the seqs after since of rows the checkout's uploads answered (see
-// echoRows).
-func (t *tx) echoSeqs(ctx context.Context, checkoutID string, since int64) (map[int64]bool, error) {
-	rows, err := t.query(ctx, "SELECT seq FROM sync_echo WHERE checkout_id = ? AND seq > ?", checkoutID, since)
-	if err != nil {
-		return nil, dbErr("read echo", err)
-	}
-	defer rows.Close()
-	out := map[int64]bool{}
-	for rows.Next() {
-		var seq int64
-		if err := rows.Scan(&seq); err != nil {
-			return nil, dbErr("read echo", err)
-		}
-		out[seq] = true
-	}
-	return out, dbErr("read echo", rows.Err())
 }
 
 // loadMeasurementsRange fills the measurements of tests, which are every test of scope s

@@ -75,14 +75,27 @@ func (s *Syncer) Upload(ctx context.Context, checkoutID string, raw []byte) (*iz
 	return res, nil
 }
 
-// apply applies the mutations of b in order inside tx.
+// BulkTx is what a Tx may offer to apply a batch's runs of tests with multi-row
+// statements (sqldb's SyncTx does); apply falls back to one test at a time otherwise.
+type BulkTx interface {
+	// CreateTests stores validated, evaluated tests as CreateTest would each; when it
+	// fails, it has written nothing that a savepoint around it cannot undo.
+	CreateTests(ctx context.Context, tests []*izy.Test) error
+}
+
+// apply applies the mutations of b in order inside tx. Consecutive test mutations are
+// validated one by one (reads only) and then stored together when tx is a BulkTx; should
+// that fail, they are stored one by one, each in its own savepoint, so that each
+// mutation still ends with its exact outcome.
 func (s *Syncer) apply(ctx context.Context, tx Tx, co *izy.Checkout, b *izy.Batch) (*izy.BatchResult, error) {
-	res := &izy.BatchResult{BatchID: b.ID, Results: make([]izy.MutationResult, 0, len(b.Mutations))}
-	seen := map[string]izy.MutationResult{}
-	for i := range b.Mutations {
+	res := &izy.BatchResult{BatchID: b.ID, Results: make([]izy.MutationResult, len(b.Mutations))}
+	seen := map[string]int{} // mutation ID → index of its first occurrence
+	bulk, _ := tx.(BulkTx)
+	for i := 0; i < len(b.Mutations); {
 		m := &b.Mutations[i]
-		if r, ok := seen[m.ID]; ok {
-			res.Results = append(res.Results, r)
+		if first, ok := seen[m.ID]; ok {
+			res.Results[i] = res.Results[first]
+			i++
 			continue
 		}
 		prev, err := tx.MutationResult(ctx, m.ID)
@@ -90,22 +103,122 @@ func (s *Syncer) apply(ctx context.Context, tx Tx, co *izy.Checkout, b *izy.Batc
 			return nil, err
 		}
 		if prev != nil {
-			res.Results = append(res.Results, *prev)
-			seen[m.ID] = *prev
+			res.Results[i] = *prev
+			seen[m.ID] = i
+			i++
+			continue
+		}
+		if bulk != nil && m.Op == izy.OpTest && m.Entity == "test" {
+			n, err := s.applyTests(ctx, tx, bulk, co, b, i, res, seen)
+			if err != nil {
+				return nil, err
+			}
+			i += n
 			continue
 		}
 		r := izy.MutationResult{MutationID: m.ID, Entity: m.Entity, EntityID: m.EntityID}
-		err = tx.Savepoint(ctx, func() error { return s.applyOne(ctx, tx, co, m, &r) })
-		if err != nil {
-			if izy.ErrorCode(err) == izy.EINTERNAL || izy.ErrorCode(err) == izy.EUNAVAILABLE {
+		if err := tx.Savepoint(ctx, func() error { return s.applyOne(ctx, tx, co, m, &r) }); err != nil {
+			if fatal(err) {
 				return nil, err
 			}
-			r.Status, r.Message, r.Version, r.ConflictID = izy.MutationRejected, izy.ErrorMessage(err), 0, ""
+			reject(&r, err)
 		}
-		res.Results = append(res.Results, r)
-		seen[m.ID] = r
+		res.Results[i] = r
+		seen[m.ID] = i
+		i++
 	}
 	return res, nil
+}
+
+func fatal(err error) bool {
+	return izy.ErrorCode(err) == izy.EINTERNAL || izy.ErrorCode(err) == izy.EUNAVAILABLE
+}
+
+func reject(r *izy.MutationResult, err error) {
+	r.Status, r.Message, r.Version, r.ConflictID = izy.MutationRejected, izy.ErrorMessage(err), 0, ""
+}
+
+// applyTests applies the run of test mutations of b that starts at from (mutations seen
+// before in the batch or applied in an earlier one end the run) and returns its length.
+// Each test is validated and evaluated first; those that pass are stored with one
+// CreateTests in a savepoint, or, when that fails, one by one as apply would.
+func (s *Syncer) applyTests(ctx context.Context, tx Tx, bulk BulkTx, co *izy.Checkout, b *izy.Batch, from int, res *izy.BatchResult, seen map[string]int) (int, error) {
+	var tests []*izy.Test
+	var at []int                 // index in b of each of tests
+	pending := map[string]bool{} // test IDs of tests, created by this run
+	i := from
+	for ; i < len(b.Mutations); i++ {
+		m := &b.Mutations[i]
+		if m.Op != izy.OpTest || m.Entity != "test" {
+			break
+		}
+		if _, ok := seen[m.ID]; ok {
+			break
+		}
+		if i > from {
+			prev, err := tx.MutationResult(ctx, m.ID)
+			if err != nil {
+				return 0, err
+			}
+			if prev != nil {
+				break
+			}
+		}
+		seen[m.ID] = i
+		r := izy.MutationResult{MutationID: m.ID, Entity: m.Entity, EntityID: m.EntityID}
+		var t *izy.Test
+		err := func() error {
+			if !izy.ValidID(m.EntityID) {
+				return izy.Errorf(izy.EINVALID, "id must be a valid id")
+			}
+			if pending[m.EntityID] {
+				// the same test twice: the second finds it stored, as one at a time would
+				r.Status = izy.MutationApplied
+				return nil
+			}
+			var err error
+			t, err = s.prepareTest(ctx, tx, co, m, &r)
+			return err
+		}()
+		if err != nil {
+			if fatal(err) {
+				return 0, err
+			}
+			reject(&r, err)
+		}
+		res.Results[i] = r
+		if t != nil {
+			tests, at = append(tests, t), append(at, i)
+			pending[t.ID] = true
+		}
+	}
+	if len(tests) == 0 {
+		return i - from, nil
+	}
+	err := tx.Savepoint(ctx, func() error { return bulk.CreateTests(ctx, tests) })
+	if err == nil {
+		for k, t := range tests {
+			r := &res.Results[at[k]]
+			r.Status, r.EntityID = izy.MutationApplied, t.ID
+		}
+		return i - from, nil
+	}
+	if fatal(err) {
+		return 0, err
+	}
+	s.log.Debug("bulk test insert failed; storing the tests one by one", "batch", b.ID, "err", err)
+	for k, t := range tests {
+		r := &res.Results[at[k]]
+		if err := tx.Savepoint(ctx, func() error { return tx.CreateTest(ctx, t) }); err != nil {
+			if fatal(err) {
+				return 0, err
+			}
+			reject(r, err)
+			continue
+		}
+		r.Status, r.EntityID = izy.MutationApplied, t.ID
+	}
+	return i - from, nil
 }
 
 // applyOne applies one mutation and fills r; an *izy.Error rejects it.
@@ -115,7 +228,15 @@ func (s *Syncer) applyOne(ctx context.Context, tx Tx, co *izy.Checkout, m *izy.M
 	}
 	switch {
 	case m.Op == izy.OpTest && m.Entity == "test":
-		return s.applyTest(ctx, tx, co, m, r)
+		t, err := s.prepareTest(ctx, tx, co, m, r)
+		if err != nil || t == nil {
+			return err
+		}
+		if err := tx.CreateTest(ctx, t); err != nil {
+			return err
+		}
+		r.Status, r.EntityID = izy.MutationApplied, t.ID
+		return nil
 	case m.Op == izy.OpCreate && m.Entity == "device":
 		return s.createDevice(ctx, tx, co, m, r)
 	case m.Op == izy.OpCreate && m.Entity == "location":
@@ -422,49 +543,50 @@ type testFields struct {
 	} `json:"measurements"`
 }
 
-// applyTest records a test offline as POST /api/v1/tests would, with the same rule set.
-// Tests are append-only and never conflict; a test id seen before is applied once.
-func (s *Syncer) applyTest(ctx context.Context, tx Tx, co *izy.Checkout, m *izy.Mutation, r *izy.MutationResult) error {
+// prepareTest validates and evaluates a test mutation as POST /api/v1/tests would, with
+// the same rule set, and returns the test to store; it writes nothing. Tests are
+// append-only and never conflict: a test id stored before sets r applied and returns nil.
+func (s *Syncer) prepareTest(ctx context.Context, tx Tx, co *izy.Checkout, m *izy.Mutation, r *izy.MutationResult) (*izy.Test, error) {
 	b, _ := json.Marshal(m.Fields)
 	var in testFields
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
-		return izy.Errorf(izy.EINVALID, "test: %s", strings.TrimPrefix(err.Error(), "json: "))
+		return nil, izy.Errorf(izy.EINVALID, "test: %s", strings.TrimPrefix(err.Error(), "json: "))
 	}
 	switch {
 	case in.ID != "" && in.ID != m.EntityID:
-		return izy.Errorf(izy.EINVALID, "id in fields differs from the mutation's id")
+		return nil, izy.Errorf(izy.EINVALID, "id in fields differs from the mutation's id")
 	case !izy.ValidID(in.DeviceID):
-		return izy.Errorf(izy.EINVALID, "device_id must be a valid id")
+		return nil, izy.Errorf(izy.EINVALID, "device_id must be a valid id")
 	case in.VisualOK == nil || in.FunctionalOK == nil:
-		return izy.Errorf(izy.EINVALID, "visual_ok and functional_ok are required")
+		return nil, izy.Errorf(izy.EINVALID, "visual_ok and functional_ok are required")
 	case len(in.Measurements) > izy.MaxMeasurements:
-		return izy.Errorf(izy.EINVALID, "a test has at most %d measurements", izy.MaxMeasurements)
+		return nil, izy.Errorf(izy.EINVALID, "a test has at most %d measurements", izy.MaxMeasurements)
 	case in.InstrumentID != nil && !izy.ValidID(*in.InstrumentID):
-		return izy.Errorf(izy.EINVALID, "instrument_id must be a valid id or null")
+		return nil, izy.Errorf(izy.EINVALID, "instrument_id must be a valid id or null")
 	}
 	exists, err := tx.TestExists(ctx, m.EntityID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if exists {
 		r.Status = izy.MutationApplied
-		return nil
+		return nil, nil
 	}
 	d, err := tx.Device(ctx, in.DeviceID)
 	if izy.ErrorCode(err) == izy.ENOTFOUND {
-		return izy.Errorf(izy.EINVALID, "device %s does not exist", in.DeviceID)
+		return nil, izy.Errorf(izy.EINVALID, "device %s does not exist", in.DeviceID)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := inScope(ctx, tx, co, d.CustomerID, d.LocationID); err != nil {
-		return err
+		return nil, err
 	}
 	if in.InstrumentID != nil {
 		if _, err := tx.Instrument(ctx, *in.InstrumentID); err != nil {
-			return izy.Errorf(izy.EINVALID, "instrument_id names no known instrument")
+			return nil, izy.Errorf(izy.EINVALID, "instrument_id names no known instrument")
 		}
 	}
 	t := &izy.Test{ID: m.EntityID, DeviceID: d.ID, Date: in.Date, Standard: strings.TrimSpace(in.Standard),
@@ -479,21 +601,17 @@ func (s *Syncer) applyTest(ctx context.Context, tx Tx, co *izy.Checkout, m *izy.
 	}
 	for i, x := range in.Measurements {
 		if x.Value == nil {
-			return izy.Errorf(izy.EINVALID, "measurement %d: value is required", i+1)
+			return nil, izy.Errorf(izy.EINVALID, "measurement %d: value is required", i+1)
 		}
 		t.Measurements[i] = izy.Measurement{Kind: x.Kind, Value: *x.Value, Unit: x.Unit, Parameters: x.Parameters}
 	}
 	rs, err := izy.RuleSetFor(izy.StandardFor(t, d))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := rs.EvaluateAt(d, t, today); err != nil {
-		return err
+		return nil, err
 	}
 	t.CustomerID, t.InspectorID = d.CustomerID, co.UserID
-	if err := tx.CreateTest(ctx, t); err != nil {
-		return err
-	}
-	r.Status, r.EntityID = izy.MutationApplied, t.ID
-	return nil
+	return t, nil
 }
