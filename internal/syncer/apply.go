@@ -83,14 +83,38 @@ type BulkTx interface {
 	CreateTests(ctx context.Context, tests []*izy.Test) error
 }
 
+// DeviceReader is what a Tx may offer to read many devices with one query (sqldb's
+// SyncTx does); apply then reads the devices a batch touches once, up front.
+type DeviceReader interface {
+	// Devices returns the devices of ids that exist; the others are absent.
+	Devices(ctx context.Context, ids []string) (map[string]*izy.Device, error)
+}
+
+// BulkEditTx is what a Tx may offer to write a run of device edits at once (sqldb's
+// SyncTx does); apply falls back to one edit at a time otherwise.
+type BulkEditTx interface {
+	// UpdateDevices writes devices (distinct ids) as UpdateDevice would each, in order;
+	// when it fails, it has written nothing that a savepoint around it cannot undo.
+	UpdateDevices(ctx context.Context, ds []*izy.Device) error
+}
+
 // apply applies the mutations of b in order inside tx. Consecutive test mutations are
 // validated one by one (reads only) and then stored together when tx is a BulkTx; should
 // that fail, they are stored one by one, each in its own savepoint, so that each
-// mutation still ends with its exact outcome.
+// mutation still ends with its exact outcome. Consecutive device edits that merge
+// cleanly are written together in the same way when tx is a BulkEditTx.
 func (s *Syncer) apply(ctx context.Context, tx Tx, co *izy.Checkout, b *izy.Batch) (*izy.BatchResult, error) {
 	res := &izy.BatchResult{BatchID: b.ID, Results: make([]izy.MutationResult, len(b.Mutations))}
 	seen := map[string]int{} // mutation ID → index of its first occurrence
 	bulk, _ := tx.(BulkTx)
+	edits, _ := tx.(BulkEditTx)
+	if r, ok := tx.(DeviceReader); ok {
+		ct, err := preload(ctx, tx, r, b)
+		if err != nil {
+			return nil, err
+		}
+		tx = ct
+	}
 	for i := 0; i < len(b.Mutations); {
 		m := &b.Mutations[i]
 		if first, ok := seen[m.ID]; ok {
@@ -116,18 +140,269 @@ func (s *Syncer) apply(ctx context.Context, tx Tx, co *izy.Checkout, b *izy.Batc
 			i += n
 			continue
 		}
-		r := izy.MutationResult{MutationID: m.ID, Entity: m.Entity, EntityID: m.EntityID}
-		if err := tx.Savepoint(ctx, func() error { return s.applyOne(ctx, tx, co, m, &r) }); err != nil {
-			if fatal(err) {
+		if edits != nil && m.Op == izy.OpUpdate && m.Entity == "device" {
+			n, err := s.applyEdits(ctx, tx, edits, co, b, i, res, seen)
+			if err != nil {
 				return nil, err
 			}
-			reject(&r, err)
+			if n > 0 {
+				i += n
+				continue
+			}
+		}
+		r, err := s.applySingle(ctx, tx, co, m)
+		if err != nil {
+			return nil, err
 		}
 		res.Results[i] = r
 		seen[m.ID] = i
 		i++
 	}
 	return res, nil
+}
+
+// applySingle applies m in its own savepoint and returns its outcome; only a fatal error
+// is returned.
+func (s *Syncer) applySingle(ctx context.Context, tx Tx, co *izy.Checkout, m *izy.Mutation) (izy.MutationResult, error) {
+	r := izy.MutationResult{MutationID: m.ID, Entity: m.Entity, EntityID: m.EntityID}
+	if err := tx.Savepoint(ctx, func() error { return s.applyOne(ctx, tx, co, m, &r) }); err != nil {
+		if fatal(err) {
+			return r, err
+		}
+		reject(&r, err)
+	}
+	return r, nil
+}
+
+// cachedTx keeps the devices a batch touches, read up front with one query (or a few),
+// so that checking tests and edits reads no device again; every write through it that
+// may change a device drops that device, and a savepoint that fails after such a write
+// drops them all.
+type cachedTx struct {
+	Tx
+	devs  map[string]*izy.Device
+	wrote bool
+}
+
+// preload reads the devices that the device edits and tests of b name.
+func preload(ctx context.Context, tx Tx, r DeviceReader, b *izy.Batch) (*cachedTx, error) {
+	var ids []string
+	for i := range b.Mutations {
+		m := &b.Mutations[i]
+		switch {
+		case m.Entity == "device" && (m.Op == izy.OpUpdate || m.Op == izy.OpDelete):
+			if izy.ValidID(m.EntityID) {
+				ids = append(ids, m.EntityID)
+			}
+		case m.Op == izy.OpTest && m.Entity == "test":
+			var id string
+			if json.Unmarshal(m.Fields["device_id"], &id) == nil && izy.ValidID(id) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	c := &cachedTx{Tx: tx, devs: map[string]*izy.Device{}}
+	if len(ids) == 0 {
+		return c, nil
+	}
+	devs, err := r.Devices(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	c.devs = devs
+	return c, nil
+}
+
+func copyDevice(d *izy.Device) *izy.Device {
+	cp := *d
+	if d.LocationID != nil {
+		l := *d.LocationID
+		cp.LocationID = &l
+	}
+	if d.HeatingPowerKW != nil {
+		h := *d.HeatingPowerKW
+		cp.HeatingPowerKW = &h
+	}
+	if d.Medical != nil {
+		m := *d.Medical
+		cp.Medical = &m
+	}
+	return &cp
+}
+
+// forget drops devices from tx's cache, if it has one.
+func forget(tx Tx, ids ...string) {
+	if c, ok := tx.(*cachedTx); ok {
+		for _, id := range ids {
+			delete(c.devs, id)
+		}
+	}
+}
+
+func (c *cachedTx) Device(ctx context.Context, id string) (*izy.Device, error) {
+	if d, ok := c.devs[id]; ok {
+		return copyDevice(d), nil
+	}
+	d, err := c.Tx.Device(ctx, id)
+	if err == nil {
+		c.devs[id] = copyDevice(d)
+	}
+	return d, err
+}
+
+func (c *cachedTx) UpdateDevice(ctx context.Context, d *izy.Device) error {
+	delete(c.devs, d.ID)
+	c.wrote = true
+	return c.Tx.UpdateDevice(ctx, d)
+}
+
+func (c *cachedTx) CreateDevice(ctx context.Context, d *izy.Device) error {
+	delete(c.devs, d.ID)
+	c.wrote = true
+	return c.Tx.CreateDevice(ctx, d)
+}
+
+func (c *cachedTx) CreateTest(ctx context.Context, t *izy.Test) error {
+	delete(c.devs, t.DeviceID)
+	c.wrote = true
+	return c.Tx.CreateTest(ctx, t)
+}
+
+func (c *cachedTx) Savepoint(ctx context.Context, fn func() error) error {
+	outer := c.wrote
+	c.wrote = false
+	err := c.Tx.Savepoint(ctx, fn)
+	if err != nil && c.wrote {
+		clear(c.devs)
+	}
+	c.wrote = c.wrote || outer
+	return err
+}
+
+// applyEdits applies the run of device edits of b that starts at from and merge cleanly
+// (no conflict, nothing rejected, each device once; mutations seen before in the batch
+// or applied in an earlier one end the run) and returns its length; 0 when the mutation
+// at from does not merge cleanly, for apply to apply it alone. The edits are merged
+// first (reads only) and written with one UpdateDevices in a savepoint, or, when that
+// fails, one by one as apply would.
+func (s *Syncer) applyEdits(ctx context.Context, tx Tx, edits BulkEditTx, co *izy.Checkout, b *izy.Batch, from int, res *izy.BatchResult, seen map[string]int) (int, error) {
+	var ds []*izy.Device
+	var at []int
+	var merged []bool
+	touched := map[string]bool{}
+	for i := from; i < len(b.Mutations); i++ {
+		m := &b.Mutations[i]
+		if m.Op != izy.OpUpdate || m.Entity != "device" || touched[m.EntityID] {
+			break
+		}
+		if _, ok := seen[m.ID]; ok {
+			break
+		}
+		if i > from {
+			prev, err := tx.MutationResult(ctx, m.ID)
+			if err != nil {
+				return 0, err
+			}
+			if prev != nil {
+				break
+			}
+		}
+		d, mg, err := s.prepareEdit(ctx, tx, co, m)
+		if err != nil {
+			return 0, err
+		}
+		if d == nil {
+			break
+		}
+		touched[m.EntityID] = true
+		seen[m.ID] = i
+		ds, at, merged = append(ds, d), append(at, i), append(merged, mg)
+	}
+	if len(ds) == 0 {
+		return 0, nil
+	}
+	forget(tx, keys(touched)...)
+	err := tx.Savepoint(ctx, func() error { return edits.UpdateDevices(ctx, ds) })
+	if err == nil {
+		c, _ := tx.(*cachedTx)
+		for k, i := range at {
+			m := &b.Mutations[i]
+			r := izy.MutationResult{MutationID: m.ID, Entity: m.Entity, EntityID: m.EntityID, Status: izy.MutationApplied, Version: ds[k].Version}
+			if merged[k] {
+				r.Status = izy.MutationMerged
+			}
+			res.Results[i] = r
+			if c != nil {
+				c.devs[ds[k].ID] = copyDevice(ds[k])
+			}
+		}
+		return len(at), nil
+	}
+	if fatal(err) {
+		return 0, err
+	}
+	s.log.Debug("bulk device update failed; writing the edits one by one", "batch", b.ID, "err", err)
+	for _, i := range at {
+		r, err := s.applySingle(ctx, tx, co, &b.Mutations[i])
+		if err != nil {
+			return 0, err
+		}
+		res.Results[i] = r
+	}
+	return len(at), nil
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for id := range m {
+		out = append(out, id)
+	}
+	return out
+}
+
+// prepareEdit merges a device edit as update would, reading only, and returns the
+// device to write and whether the merge combined both sides; a nil device when the edit
+// does not merge cleanly (a conflict, a rejection, nothing to write), for apply to apply
+// it alone. Only a fatal error is returned.
+func (s *Syncer) prepareEdit(ctx context.Context, tx Tx, co *izy.Checkout, m *izy.Mutation) (*izy.Device, bool, error) {
+	unclean := func(err error) (*izy.Device, bool, error) {
+		if err != nil && fatal(err) {
+			return nil, false, err
+		}
+		return nil, false, nil
+	}
+	if !izy.ValidID(m.EntityID) || len(m.Fields) == 0 {
+		return nil, false, nil
+	}
+	if err := checkFields("device", m.Fields, false); err != nil {
+		return unclean(err)
+	}
+	cur, err := load(ctx, tx, "device", m.EntityID)
+	if err != nil {
+		return unclean(err)
+	}
+	if err := inScope(ctx, tx, co, cur.customerID, cur.location); err != nil {
+		return unclean(err)
+	}
+	moved := cur.version != m.BaseVersion
+	if moved && cur.device.Status == izy.DeviceRetired {
+		return nil, false, nil // perhaps a delete_edit conflict: update decides
+	}
+	mg := MergeFields(m.Base, cur.fields, m.Fields, moved)
+	if len(mg.Conflicts) > 0 || len(mg.Apply) == 0 {
+		return nil, false, nil
+	}
+	d, err := overlay(cur.device, mg.Apply)
+	if err != nil {
+		return unclean(err)
+	}
+	if err := d.Validate(); err != nil {
+		return unclean(err)
+	}
+	if err := inScope(ctx, tx, co, d.CustomerID, d.LocationID); err != nil {
+		return unclean(err)
+	}
+	return d, mg.Merged, nil
 }
 
 func fatal(err error) bool {
@@ -194,6 +469,9 @@ func (s *Syncer) applyTests(ctx context.Context, tx Tx, bulk BulkTx, co *izy.Che
 	}
 	if len(tests) == 0 {
 		return i - from, nil
+	}
+	for _, t := range tests {
+		forget(tx, t.DeviceID) // the tests move their devices' last test
 	}
 	err := tx.Savepoint(ctx, func() error { return bulk.CreateTests(ctx, tests) })
 	if err == nil {
