@@ -3,9 +3,9 @@ package backup
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"runtime"
+
+	"github.com/izytroniq/izytroniq/internal/diskspace"
 )
 
 var isWindows = runtime.GOOS == "windows"
@@ -20,7 +20,7 @@ const spaceFactor = 2
 // passes.
 func checkSpace(dir string, dbSize int64, free func(string) (uint64, error)) error {
 	if free == nil {
-		free = freeSpace
+		free = diskspace.Free
 	}
 	avail, err := free(dir)
 	if errors.Is(err, errors.ErrUnsupported) {
@@ -32,34 +32,7 @@ func checkSpace(dir string, dbSize int64, free func(string) (uint64, error)) err
 	need := uint64(max(dbSize, 0)) * spaceFactor
 	if avail < need {
 		return fmt.Errorf("backup: %w in %s: a backup needs %s (%d × the database's %s), only %s free; free some space or back up to another directory with --dir",
-			ErrNoSpace, dir, humanBytes(need), spaceFactor, humanBytes(uint64(dbSize)), humanBytes(avail))
+			ErrNoSpace, dir, diskspace.Human(need), spaceFactor, diskspace.Human(uint64(dbSize)), diskspace.Human(avail))
 	}
 	return nil
-}
-
-// existingDir returns dir or its nearest existing ancestor.
-func existingDir(dir string) string {
-	for {
-		if _, err := os.Stat(dir); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return dir
-		}
-		dir = parent
-	}
-}
-
-func humanBytes(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/izytroniq/izytroniq/internal/diskspace"
 	"github.com/izytroniq/izytroniq/internal/service"
 	"github.com/izytroniq/izytroniq/internal/sqldb"
 )
@@ -286,11 +287,11 @@ func checkDisk(ctx context.Context, r *run, c *Check) {
 	r.dbSize = size
 	free := r.o.FreeSpace
 	if free == nil {
-		free = freeSpace
+		free = diskspace.Free
 	}
-	avail, err := free(existingDir(dir))
+	avail, err := free(diskspace.ExistingDir(dir))
 	if errors.Is(err, errors.ErrUnsupported) {
-		c.warn("free disk space is unknown on this platform", fmt.Sprintf("make sure %s has at least %s free", dir, humanBytes(needSpace(size, r.pkgSize))))
+		c.warn("free disk space is unknown on this platform", fmt.Sprintf("make sure %s has at least %s free", dir, diskspace.Human(needSpace(size, r.pkgSize))))
 		return
 	}
 	if err != nil {
@@ -299,7 +300,7 @@ func checkDisk(ctx context.Context, r *run, c *Check) {
 	}
 	ok, need := enoughSpace(avail, size, r.pkgSize)
 	detail := fmt.Sprintf("%s free in %s; needs %s (2 × (database %s + package %s))",
-		humanBytes(avail), dir, humanBytes(need), humanBytes(uint64(size)), humanBytes(uint64(r.pkgSize)))
+		diskspace.Human(avail), dir, diskspace.Human(need), diskspace.Human(uint64(size)), diskspace.Human(uint64(r.pkgSize)))
 	if !ok {
 		c.fail(detail, "free some space on that file system, or move data_dir to a larger one")
 		return
@@ -314,7 +315,7 @@ func checkDir(c *Check, what, dir string) {
 	}
 	target, note := dir, ""
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-		target = existingDir(dir)
+		target = diskspace.ExistingDir(dir)
 		note = fmt.Sprintf(" (does not exist yet; it will be created in %s)", target)
 	}
 	if err := probeWritable(target); err != nil {

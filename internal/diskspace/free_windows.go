@@ -1,18 +1,16 @@
 //go:build windows
 
-package update
+package diskspace
 
 import (
 	"syscall"
 	"unsafe"
 )
 
-// GetDiskFreeSpaceExW through the standard library's syscall package: the module's
-// dependency test allows golang.org/x/sys in internal/service only.
 var getDiskFreeSpaceEx = syscall.NewLazyDLL("kernel32.dll").NewProc("GetDiskFreeSpaceExW")
 
-// freeSpace returns the bytes available to this user on dir's volume.
-func freeSpace(dir string) (uint64, error) {
+// free returns the bytes available to this user on dir's volume.
+func free(dir string) (uint64, error) {
 	p, err := syscall.UTF16PtrFromString(dir)
 	if err != nil {
 		return 0, err

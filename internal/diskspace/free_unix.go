@@ -1,11 +1,11 @@
 //go:build linux || darwin
 
-package update
+package diskspace
 
 import "syscall"
 
-// freeSpace returns the bytes available to this user on dir's file system.
-func freeSpace(dir string) (uint64, error) {
+// free returns the bytes available to this user on dir's file system.
+func free(dir string) (uint64, error) {
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(dir, &st); err != nil {
 		return 0, err
