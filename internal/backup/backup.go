@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/izytroniq/izytroniq/internal/atomicfile"
 	"github.com/izytroniq/izytroniq/internal/sqldb"
 )
 
@@ -239,7 +240,7 @@ func Create(ctx context.Context, db *sqldb.DB, o Options) (*Manifest, error) {
 	if err := os.Rename(tmp, final); err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
-	if err := syncDir(o.Dir); err != nil {
+	if err := atomicfile.SyncDir(o.Dir); err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
 	ok = true

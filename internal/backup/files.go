@@ -53,23 +53,6 @@ func syncFile(path string) error {
 	return f.Close()
 }
 
-// syncDir flushes a directory's entries (new and renamed files) to disk. Windows cannot
-// open directories for syncing; its renames are durable once they return.
-func syncDir(dir string) error {
-	if isWindows {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
-}
-
 // hashFile returns a file's size and hex SHA-256.
 func hashFile(path string) (int64, string, error) {
 	f, err := os.Open(path)
@@ -95,7 +78,7 @@ func hashTree(dir string, sources []source) ([]File, error) {
 			return err
 		}
 		if d.IsDir() {
-			return syncDir(p)
+			return atomicfile.SyncDir(p)
 		}
 		rel, err := filepath.Rel(dir, p)
 		if err != nil {

@@ -248,7 +248,7 @@ func restoreSQLite(ctx context.Context, from, target string) error {
 	if err := os.Rename(tmp, target); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(target))
+	return atomicfile.SyncDir(filepath.Dir(target))
 }
 
 // restorePGDump moves the current schema aside, restores the dump (which creates the

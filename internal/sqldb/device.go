@@ -183,23 +183,7 @@ func (t *tx) updateDevice(ctx context.Context, d *izy.Device) error {
 	if err != nil {
 		return err
 	}
-	var m izy.MedicalInfo
-	if d.Medical != nil {
-		m = *d.Medical
-	}
-	res, err := t.exec(ctx, `UPDATE devices SET location_id = ?, inventory_id = ?, designation = ?,
-		type = ?, manufacturer = ?, model = ?, serial_number = ?, protection_class = ?,
-		cable_length_m = ?, cable_cross_section_mm2 = ?, heating_elements = ?, heating_power_kw = ?,
-		cost_centre = ?, department = ?, standard = ?, interval_months = ?, comment = ?, status = ?,
-		tag = ?, medical = ?, medical_udi = ?, applied_parts_b = ?, applied_parts_bf = ?,
-		applied_parts_cf = ?, medical_network = ?,
-		version = version + 1, seq = ?, updated_at = ?
-		WHERE id = ? AND version = ?`,
-		d.LocationID, d.InventoryID, d.Designation, d.Type, d.Manufacturer, d.Model, d.SerialNumber,
-		string(d.ProtectionClass), d.CableLengthM, d.CableCrossMM2, d.HeatingElements, d.HeatingPowerKW,
-		d.CostCentre, d.Department, d.Standard, d.IntervalMonths, d.Comment, d.Status, d.Tag,
-		d.Medical != nil, m.UDI, m.AppliedB, m.AppliedBF, m.AppliedCF, m.NetworkAware,
-		seq, db.ts(now()), d.ID, d.Version)
+	res, err := t.exec(ctx, updateDeviceSQL, updateDeviceArgs(d, d.Status, seq, db.ts(now()))...)
 	if err != nil {
 		return constraintErr("update device", err, inventoryTaken(d.InventoryID), "location_id does not exist")
 	}
@@ -266,4 +250,30 @@ func (db *DB) ListDevices(ctx context.Context, f izy.DeviceFilter) ([]izy.Device
 	q := prefix + "SELECT " + deviceCols + " FROM devices" + w.String() + " ORDER BY id LIMIT ?"
 	args := append(prefixArgs, w.args...)
 	return listPage(ctx, db, "list devices", q, args, f.Limit, scanDevice, func(d *izy.Device) string { return d.ID })
+}
+
+// updateDeviceSQL writes every editable column of a device whose version is still the
+// one the caller read, bumping the version and taking a change seq. The one-by-one path
+// (updateDevice) and the sync upload's bulk path (UpdateDevices) share it, so a new
+// column is written by both.
+const updateDeviceSQL = `UPDATE devices SET location_id = ?, inventory_id = ?, designation = ?,
+	type = ?, manufacturer = ?, model = ?, serial_number = ?, protection_class = ?,
+	cable_length_m = ?, cable_cross_section_mm2 = ?, heating_elements = ?, heating_power_kw = ?,
+	cost_centre = ?, department = ?, standard = ?, interval_months = ?, comment = ?, status = ?,
+	tag = ?, medical = ?, medical_udi = ?, applied_parts_b = ?, applied_parts_bf = ?,
+	applied_parts_cf = ?, medical_network = ?,
+	version = version + 1, seq = ?, updated_at = ?
+	WHERE id = ? AND version = ?`
+
+// updateDeviceArgs are updateDeviceSQL's arguments for d.
+func updateDeviceArgs(d *izy.Device, status string, seq int64, at any) []any {
+	var m izy.MedicalInfo
+	if d.Medical != nil {
+		m = *d.Medical
+	}
+	return []any{d.LocationID, d.InventoryID, d.Designation, d.Type, d.Manufacturer, d.Model, d.SerialNumber,
+		string(d.ProtectionClass), d.CableLengthM, d.CableCrossMM2, d.HeatingElements, d.HeatingPowerKW,
+		d.CostCentre, d.Department, d.Standard, d.IntervalMonths, d.Comment, status, d.Tag,
+		d.Medical != nil, m.UDI, m.AppliedB, m.AppliedBF, m.AppliedCF, m.NetworkAware,
+		seq, at, d.ID, d.Version}
 }

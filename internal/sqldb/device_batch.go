@@ -124,23 +124,7 @@ func (x *tx) updateDevices(ctx context.Context, ds []*izy.Device) error {
 		if status == "" {
 			status = izy.DeviceActive
 		}
-		var m izy.MedicalInfo
-		if d.Medical != nil {
-			m = *d.Medical
-		}
-		res, err := x.exec(ctx, `UPDATE devices SET location_id = ?, inventory_id = ?, designation = ?,
-		type = ?, manufacturer = ?, model = ?, serial_number = ?, protection_class = ?,
-		cable_length_m = ?, cable_cross_section_mm2 = ?, heating_elements = ?, heating_power_kw = ?,
-		cost_centre = ?, department = ?, standard = ?, interval_months = ?, comment = ?, status = ?,
-		tag = ?, medical = ?, medical_udi = ?, applied_parts_b = ?, applied_parts_bf = ?,
-		applied_parts_cf = ?, medical_network = ?,
-		version = version + 1, seq = ?, updated_at = ?
-		WHERE id = ? AND version = ?`,
-			d.LocationID, d.InventoryID, d.Designation, d.Type, d.Manufacturer, d.Model, d.SerialNumber,
-			string(d.ProtectionClass), d.CableLengthM, d.CableCrossMM2, d.HeatingElements, d.HeatingPowerKW,
-			d.CostCentre, d.Department, d.Standard, d.IntervalMonths, d.Comment, status, d.Tag,
-			d.Medical != nil, m.UDI, m.AppliedB, m.AppliedBF, m.AppliedCF, m.NetworkAware,
-			seqs[i], at, d.ID, d.Version)
+		res, err := x.exec(ctx, updateDeviceSQL, updateDeviceArgs(d, status, seqs[i], at)...)
 		if err != nil {
 			return constraintErr("update device", err, inventoryTaken(d.InventoryID), "location_id does not exist")
 		}

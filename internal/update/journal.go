@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/izytroniq/izytroniq/internal/atomicfile"
 )
 
 // journal is DATA_DIR/update/journal.json: what an update attempt has done so far,
@@ -75,7 +77,7 @@ func (j *journal) save(dataDir string) error {
 	if err := os.MkdirAll(filepath.Dir(journalPath(dataDir)), 0o755); err != nil {
 		return fmt.Errorf("write the update journal: %w", err)
 	}
-	if err := writeFileAtomic(journalPath(dataDir), append(b, '\n'), 0o644, nil); err != nil {
+	if err := atomicfile.WriteFile(journalPath(dataDir), append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("write the update journal: %w", err)
 	}
 	return nil

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/izytroniq/izytroniq/internal/atomicfile"
 )
 
 // The install layout: every version in its own directory, ROOT/versions/<version>/,
@@ -66,63 +68,10 @@ func (l layout) setCurrent(v string) error {
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove the install pointer: %w", err)
 		}
-		return syncDir(l.root)
+		return atomicfile.SyncDir(l.root)
 	}
-	if err := writeFileAtomic(l.pointer(), []byte(v+"\n"), 0o644, nil); err != nil {
+	if err := atomicfile.WriteFile(l.pointer(), []byte(v+"\n"), 0o644); err != nil {
 		return fmt.Errorf("write the install pointer: %w", err)
 	}
 	return nil
-}
-
-// writeFileAtomic writes b to a temporary file next to path, syncs it, renames it over
-// path and syncs the directory. wrap, when not nil, wraps the temporary file's writer
-// (tests inject a full disk there).
-func writeFileAtomic(path string, b []byte, perm os.FileMode, wrap func(string, writer) writer) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // after a successful rename there is nothing to remove
-	var w writer = f
-	if wrap != nil {
-		w = wrap(path, f)
-	}
-	if _, err := w.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(perm); err != nil && runtime.GOOS != "windows" {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-// writer is what a file write goes through; Options.WrapWriter may replace it.
-type writer interface{ Write([]byte) (int, error) }
-
-// syncDir makes a rename in dir durable. Windows cannot open a directory for syncing,
-// and its renames are durable on return.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 
+	"github.com/izytroniq/izytroniq/internal/atomicfile"
 	"github.com/izytroniq/izytroniq/internal/release"
 )
 
@@ -49,7 +50,7 @@ func stagePhase(ctx context.Context, r *run) error {
 		err = os.Rename(staging, final)
 	}
 	if err == nil {
-		err = syncDir(filepath.Dir(final))
+		err = atomicfile.SyncDir(filepath.Dir(final))
 	}
 	if err != nil {
 		os.RemoveAll(staging)
@@ -104,7 +105,7 @@ func (r *run) stage(dir string, server *release.File) error {
 			return err
 		}
 	}
-	return syncDir(dir)
+	return atomicfile.SyncDir(dir)
 }
 
 func (r *run) copyVerified(src, dst string, f release.File) (err error) {
