@@ -106,13 +106,17 @@ func cmpInt(a, b int) int {
 
 // MarshalJSON writes "YYYY-MM-DD", or null for the zero Date.
 func (d Date) MarshalJSON() ([]byte, error) {
+	return d.AppendJSON(make([]byte, 0, 12)), nil
+}
+
+// AppendJSON appends what MarshalJSON returns to b (null, or "YYYY-MM-DD").
+func (d Date) AppendJSON(b []byte) []byte {
 	if d.IsZero() {
-		return []byte("null"), nil
+		return append(b, "null"...)
 	}
-	b := make([]byte, 0, 12)
 	b = append(b, '"')
 	b = d.appendTo(b)
-	return append(b, '"'), nil
+	return append(b, '"')
 }
 
 // UnmarshalJSON reads "YYYY-MM-DD" or null.

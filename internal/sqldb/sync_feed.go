@@ -155,14 +155,31 @@ func (t *tx) feedRows(ctx context.Context, s feedScope, entity, extra string, ex
 	if err := rows.Err(); err != nil {
 		return nil, dbErr("read "+entity+" rows", err)
 	}
-	if order == "id" && len(tests) > 0 {
-		// A snapshot page: its tests are a range of ids within the scope, so their
-		// measurements come with a subquery rather than a list of up to 5,000 ids.
-		if err := t.loadMeasurementsRange(ctx, s, tests); err != nil {
+	if len(tests) > 0 {
+		// Tests are written as JSON straight from their rows (feed_json.go).
+		var q string
+		var qargs []any
+		if order == "id" {
+			// A snapshot page: its tests are a range of ids within the scope, so their
+			// measurements come with a subquery rather than a list of up to 5,000 ids.
+			cond, cargs := s.cond("test")
+			q = s.prefix + "SELECT " + measurementCols + " FROM measurements WHERE test_id IN (SELECT id FROM tests WHERE " + cond +
+				" AND id >= ? AND id <= ?) ORDER BY test_id, position"
+			qargs = append(append(append([]any{}, s.prefixArgs...), cargs...), tests[0].ID, tests[len(tests)-1].ID)
+		} else {
+			q = "SELECT " + measurementCols + " FROM measurements WHERE test_id IN (" + placeholders(len(tests)) + ") ORDER BY test_id, position"
+			for _, x := range tests {
+				qargs = append(qargs, x.ID)
+			}
+		}
+		ms, err := t.readMeasurementsJSON(ctx, q, qargs...)
+		if err != nil {
 			return nil, err
 		}
-	} else if err := t.loadMeasurements(ctx, tests); err != nil {
-		return nil, err
+		if err := testRowsJSON(out, tests, ms); err != nil {
+			return nil, dbErr("read test rows", err)
+		}
+		return out, nil
 	}
 	for i, v := range vals {
 		b, err := json.Marshal(v)
@@ -328,33 +345,4 @@ func (db *DB) Changes(ctx context.Context, co *izy.Checkout, since int64, limit 
 	}
 	page.Seal()
 	return page, nil
-}
-
-// loadMeasurementsRange fills the measurements of tests, which are every test of scope s
-// with an id from the first's to the last's (a snapshot page, in id order).
-func (t *tx) loadMeasurementsRange(ctx context.Context, s feedScope, tests []*izy.Test) error {
-	byID := make(map[string]*izy.Test, len(tests))
-	for _, x := range tests {
-		x.Measurements = []izy.Measurement{}
-		byID[x.ID] = x
-	}
-	cond, cargs := s.cond("test")
-	args := append(append(append([]any{}, s.prefixArgs...), cargs...), tests[0].ID, tests[len(tests)-1].ID)
-	rows, err := t.query(ctx, s.prefix+"SELECT "+measurementCols+" FROM measurements WHERE test_id IN (SELECT id FROM tests WHERE "+cond+
-		" AND id >= ? AND id <= ?) ORDER BY test_id, position", args...)
-	if err != nil {
-		return dbErr("load measurements", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var testID string
-		var m izy.Measurement
-		if err := scanMeasurement(rows, &testID, &m); err != nil {
-			return dbErr("load measurements", err)
-		}
-		if x := byID[testID]; x != nil {
-			x.Measurements = append(x.Measurements, m)
-		}
-	}
-	return dbErr("load measurements", rows.Err())
 }
