@@ -142,12 +142,25 @@ func (p *SyncPage) UnmarshalJSON(b []byte) error {
 func DecodeSyncPage(b []byte) (*SyncPage, error) {
 	p := &SyncPage{}
 	var raw []byte
-	err := ObjectFields(b, func(key, val []byte) error {
+	d := scanner{b: b}
+	d.ws()
+	err := d.members(func(key []byte) error {
+		if string(key) == "rows" {
+			start := d.i
+			rows, err := d.rows()
+			if err != nil {
+				return err
+			}
+			raw, p.Rows = d.b[start:d.i:d.i], rows
+			return nil
+		}
+		vs := d.i
+		if !d.skip() {
+			return errRows
+		}
+		val := d.b[vs:d.i:d.i]
 		var dst any
 		switch string(key) {
-		case "rows":
-			raw = val
-			return nil
 		case "count":
 			dst = &p.Count
 		case "checksum":
@@ -168,14 +181,14 @@ func DecodeSyncPage(b []byte) (*SyncPage, error) {
 		}
 		return nil
 	})
+	if err == nil {
+		err = d.end()
+	}
 	if err != nil {
 		return nil, err
 	}
 	if raw == nil {
 		return nil, errors.New("sync page: no rows")
-	}
-	if p.Rows, err = DecodeRows(raw); err != nil {
-		return nil, err
 	}
 	p.received = checksum(raw)
 	return p, nil
@@ -197,6 +210,15 @@ var errRows = errors.New("rows are not valid: want [{\"t\":entity,\"deleted\":bo
 func DecodeRows(b []byte) ([]Row, error) {
 	d := scanner{b: b}
 	d.ws()
+	rows, err := d.rows()
+	if err != nil {
+		return nil, err
+	}
+	return rows, d.end()
+}
+
+// rows decodes the rows array at the current position and moves past it.
+func (d *scanner) rows() ([]Row, error) {
 	if d.next() != '[' {
 		return nil, errRows
 	}
@@ -204,7 +226,7 @@ func DecodeRows(b []byte) ([]Row, error) {
 	d.ws()
 	if d.peek() == ']' {
 		d.i++
-		return rows, d.end()
+		return rows, nil
 	}
 	for {
 		var err error
@@ -217,7 +239,7 @@ func DecodeRows(b []byte) ([]Row, error) {
 			d.ws()
 			continue
 		case ']':
-			return rows, d.end()
+			return rows, nil
 		}
 		return nil, errRows
 	}
@@ -236,7 +258,52 @@ func (d *scanner) group(rows []Row) ([]Row, error) {
 	var entity string
 	var deleted, haveT bool
 	var items []item
-	err := d.object(func(key, val []byte) error {
+	err := d.members(func(key []byte) error {
+		if string(key) == "data" {
+			items = items[:0]
+			if d.next() != '[' {
+				return errRows
+			}
+			d.ws()
+			if d.peek() == ']' {
+				d.i++
+				return nil
+			}
+			for {
+				d.ws()
+				// One walk over the item finds its end and its id and seq.
+				start := d.i
+				it := item{}
+				err := d.object(func(key, v []byte) error {
+					switch string(key) {
+					case "id":
+						it.id, it.haveID = jsonString(v)
+					case "seq":
+						n, err := strconv.ParseInt(string(v), 10, 64)
+						it.seq, it.haveSeq = n, err == nil
+					}
+					return nil
+				})
+				if err != nil || !it.haveID || !it.haveSeq {
+					return errRows
+				}
+				it.data = d.b[start:d.i:d.i]
+				items = append(items, it)
+				d.ws()
+				switch d.next() {
+				case ',':
+					continue
+				case ']':
+					return nil
+				}
+				return errRows
+			}
+		}
+		vs := d.i
+		if !d.skip() {
+			return errRows
+		}
+		val := d.b[vs:d.i:d.i]
 		switch string(key) {
 		case "t":
 			s, ok := jsonString(val)
@@ -251,45 +318,6 @@ func (d *scanner) group(rows []Row) ([]Row, error) {
 			case "false":
 				deleted = false
 			default:
-				return errRows
-			}
-		case "data":
-			items = items[:0]
-			s := scanner{b: val}
-			if s.next() != '[' {
-				return errRows
-			}
-			s.ws()
-			if s.peek() == ']' {
-				return nil
-			}
-			for {
-				s.ws()
-				// One walk over the item finds its end and its id and seq.
-				start := s.i
-				it := item{}
-				err := s.object(func(key, v []byte) error {
-					switch string(key) {
-					case "id":
-						it.id, it.haveID = jsonString(v)
-					case "seq":
-						n, err := strconv.ParseInt(string(v), 10, 64)
-						it.seq, it.haveSeq = n, err == nil
-					}
-					return nil
-				})
-				if err != nil || !it.haveID || !it.haveSeq {
-					return errRows
-				}
-				it.data = val[start:s.i:s.i]
-				items = append(items, it)
-				s.ws()
-				switch s.next() {
-				case ',':
-					continue
-				case ']':
-					return nil
-				}
 				return errRows
 			}
 		}
@@ -379,6 +407,20 @@ func (d *scanner) end() error {
 
 // object walks an object at the current position, calling fn per member.
 func (d *scanner) object(fn func(key, val []byte) error) error {
+	return d.members(func(key []byte) error {
+		vs := d.i
+		if !d.skip() {
+			return errRows
+		}
+		return fn(key, d.b[vs:d.i:d.i])
+	})
+}
+
+// members walks an object at the current position, calling fn per member with the
+// scanner at the member's value, which fn must move past (decoding it, or with skip).
+// Decoding a value where it stands, instead of skipping it first and decoding the
+// skipped bytes, reads each byte of a page once.
+func (d *scanner) members(fn func(key []byte) error) error {
 	if d.next() != '{' {
 		return errRows
 	}
@@ -409,11 +451,7 @@ func (d *scanner) object(fn func(key, val []byte) error) error {
 			return errRows
 		}
 		d.ws()
-		vs := d.i
-		if !d.skip() {
-			return errRows
-		}
-		if err := fn(key, d.b[vs:d.i:d.i]); err != nil {
+		if err := fn(key); err != nil {
 			return err
 		}
 		d.ws()

@@ -154,3 +154,36 @@ func FuzzDecodeRows(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeSyncPage: the page decoder, which decodes the rows where they stand in the
+// page, never panics and gives the rows DecodeRows gives for the same bytes.
+func FuzzDecodeSyncPage(f *testing.F) {
+	rows := izy.AppendRows(nil, wireRows())
+	f.Add(append(append([]byte(`{"count":2,"rows":`), rows...), `,"next":"x","totals":{"device":2}}`...))
+	f.Add([]byte(`{"rows":[],"up_to":3,"more":true}`))
+	f.Add([]byte(` { "rows" : [ {"t":"x","deleted":false,"data":[ {"id":"a","seq":1} ]} ] } `))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := izy.DecodeSyncPage(b)
+		if err != nil {
+			return
+		}
+		var raw []byte
+		if err := izy.ObjectFields(b, func(k, v []byte) error {
+			if string(k) == "rows" {
+				raw = v
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("page accepted, but its members are not: %v", err)
+		}
+		want, err := izy.DecodeRows(raw)
+		if err != nil || len(want) != len(p.Rows) {
+			t.Fatalf("rows %q: page gave %d rows, DecodeRows %d (%v)", raw, len(p.Rows), len(want), err)
+		}
+		for i := range want {
+			if !reflect.DeepEqual(want[i], p.Rows[i]) {
+				t.Fatalf("row %d: %+v vs %+v", i, p.Rows[i], want[i])
+			}
+		}
+	})
+}

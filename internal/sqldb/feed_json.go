@@ -30,8 +30,13 @@ type measurementSpans struct {
 	spans map[string][2]int
 }
 
-// readMeasurementsJSON runs q (selecting measurementCols in test_id, position order) and
-// returns the JSON of each test's measurements.
+// feedMeasurementCols are the columns readMeasurementsJSON reads: measurementCols without
+// position and base_value, which the wire does not carry (each column read costs time
+// on a million rows).
+const feedMeasurementCols = "test_id, kind, value, unit, parameters, limit_min, limit_max, limit_unit, result"
+
+// readMeasurementsJSON runs q (selecting feedMeasurementCols in test_id, position order)
+// and returns the JSON of each test's measurements.
 func (t *tx) readMeasurementsJSON(ctx context.Context, q string, args ...any) (*measurementSpans, error) {
 	rows, err := t.query(ctx, q, args...)
 	if err != nil {
@@ -41,14 +46,13 @@ func (t *tx) readMeasurementsJSON(ctx context.Context, q string, args ...any) (*
 	ms := &measurementSpans{spans: map[string][2]int{}}
 	var (
 		testID, kind, unit, params, lunit, result string
-		pos                                       int64
 		value                                     float64
-		base, lmin, lmax                          sql.NullFloat64
+		lmin, lmax                                sql.NullFloat64
 		cur                                       string
 		start                                     int
 	)
 	for rows.Next() {
-		if err := rows.Scan(&testID, &pos, &kind, &value, &unit, &base, &params, &lmin, &lmax, &lunit, &result); err != nil {
+		if err := rows.Scan(&testID, &kind, &value, &unit, &params, &lmin, &lmax, &lunit, &result); err != nil {
 			return nil, dbErr("load measurements", err)
 		}
 		if testID != cur {
@@ -61,7 +65,7 @@ func (t *tx) readMeasurementsJSON(ctx context.Context, q string, args ...any) (*
 		}
 		ms.buf, err = appendMeasurementJSON(ms.buf, kind, value, unit, params, lmin, lmax, lunit, result)
 		if err != nil {
-			return nil, dbErr("load measurements", fmt.Errorf("measurement %d of test %s: %w", pos, testID, err))
+			return nil, dbErr("load measurements", fmt.Errorf("a measurement of test %s: %w", testID, err))
 		}
 	}
 	if err := rows.Err(); err != nil {

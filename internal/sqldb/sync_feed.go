@@ -163,11 +163,11 @@ func (t *tx) feedRows(ctx context.Context, s feedScope, entity, extra string, ex
 			// A snapshot page: its tests are a range of ids within the scope, so their
 			// measurements come with a subquery rather than a list of up to 5,000 ids.
 			cond, cargs := s.cond("test")
-			q = s.prefix + "SELECT " + measurementCols + " FROM measurements WHERE test_id IN (SELECT id FROM tests WHERE " + cond +
+			q = s.prefix + "SELECT " + feedMeasurementCols + " FROM measurements WHERE test_id IN (SELECT id FROM tests WHERE " + cond +
 				" AND id >= ? AND id <= ?) ORDER BY test_id, position"
 			qargs = append(append(append([]any{}, s.prefixArgs...), cargs...), tests[0].ID, tests[len(tests)-1].ID)
 		} else {
-			q = "SELECT " + measurementCols + " FROM measurements WHERE test_id IN (" + placeholders(len(tests)) + ") ORDER BY test_id, position"
+			q = "SELECT " + feedMeasurementCols + " FROM measurements WHERE test_id IN (" + placeholders(len(tests)) + ") ORDER BY test_id, position"
 			for _, x := range tests {
 				qargs = append(qargs, x.ID)
 			}
