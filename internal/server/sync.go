@@ -321,13 +321,18 @@ func (s *Server) resolveConflict(sy Syncer, w http.ResponseWriter, r *http.Reque
 // writeSyncPage answers a sync page with exactly the bytes its checksum covers
 // (writeJSON would re-scan the whole page to compact it).
 func writeSyncPage(w http.ResponseWriter, p *izy.SyncPage) {
-	b, err := p.MarshalJSON()
+	head, rows, tail, err := p.JSONParts()
 	if err != nil {
 		writeJSON(w, http.StatusOK, p) // answers the internal error
 		return
 	}
+	tail = append(tail, '\n')
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.Header().Set("Content-Length", strconv.Itoa(len(head)+len(rows)+len(tail)))
 	w.WriteHeader(http.StatusOK)
-	w.Write(append(b, '\n'))
+	for _, b := range [][]byte{head, rows, tail} {
+		if _, err := w.Write(b); err != nil {
+			return // the client went away; it resumes from its last stored page
+		}
+	}
 }
