@@ -79,6 +79,7 @@ least 14 more days; the licence. Exits with status 1 when any check fails.`)
 		Timeout:        *timeout,
 		TLSCert:        cfg.TLS.Cert,
 		TLSKey:         cfg.TLS.Key,
+		Licence:        doctorLicence(cfg, time.Now()),
 	})
 	return c.print(rs, *asJSON)
 }

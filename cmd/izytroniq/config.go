@@ -35,6 +35,7 @@ type Config struct {
 	Limits     LimitsConfig          `toml:"limits"`
 	Auth       AuthConfig            `toml:"auth"`
 	Update     UpdateConfig          `toml:"update"`
+	License    LicenseConfig         `toml:"license"`
 
 	// Path is the file the configuration was read from; "" when there was none.
 	Path string `toml:"-"`
@@ -72,6 +73,13 @@ type AuthConfig struct {
 // UpdateConfig names the public keys whose signature `izytroniq update` accepts on a
 // release package.
 type UpdateConfig struct {
+	TrustedKeys []string `toml:"trusted_keys"`
+}
+
+// LicenseConfig names the public keys whose signature the server accepts on a licence
+// (files from `izytroniq license keygen`). With none, every licence is refused and the
+// server runs in evaluation mode.
+type LicenseConfig struct {
 	TrustedKeys []string `toml:"trusted_keys"`
 }
 
@@ -125,6 +133,15 @@ var envVars = []envVar{
 		for _, p := range filepath.SplitList(v) {
 			if p = strings.TrimSpace(p); p != "" {
 				c.Update.TrustedKeys = append(c.Update.TrustedKeys, absPath(p))
+			}
+		}
+		return nil
+	}},
+	{"IZYTRONIQ_LICENSE_TRUSTED_KEYS", func(c *Config, v string) error { // a path list, as above
+		c.License.TrustedKeys = nil
+		for _, p := range filepath.SplitList(v) {
+			if p = strings.TrimSpace(p); p != "" {
+				c.License.TrustedKeys = append(c.License.TrustedKeys, absPath(p))
 			}
 		}
 		return nil
@@ -271,6 +288,9 @@ func (c *Config) resolve(dir string) {
 	for i, k := range c.Update.TrustedKeys {
 		c.Update.TrustedKeys[i] = rel(k)
 	}
+	for i, k := range c.License.TrustedKeys {
+		c.License.TrustedKeys[i] = rel(k)
+	}
 	if c.Database.DSN != "" && !isPostgresDSN(c.Database.DSN) && !strings.HasPrefix(c.Database.DSN, "file:") {
 		p := strings.TrimPrefix(c.Database.DSN, "sqlite:")
 		c.Database.DSN = rel(p)
@@ -343,6 +363,11 @@ func (c *Config) Validate() error {
 	for i, k := range c.Update.TrustedKeys {
 		if strings.TrimSpace(k) == "" {
 			bad("update.trusted_keys[%d]: empty path; name a public key file (from izytroniq release keygen)", i)
+		}
+	}
+	for i, k := range c.License.TrustedKeys {
+		if strings.TrimSpace(k) == "" {
+			bad("license.trusted_keys[%d]: empty path; name a public key file (from izytroniq license keygen)", i)
 		}
 	}
 	if len(errs) == 0 {

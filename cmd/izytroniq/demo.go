@@ -109,7 +109,7 @@ Press Ctrl+C to stop.
 	defer ts.Close()
 	sc := serverConfig(&cfg)
 	sc.Transfers = ts
-	sc.Syncer = newSyncer(db, logger)
+	sc.Syncer = newSyncer(db, nil, logger) // a demo runs in evaluation mode: every client may check out
 	srv := server.New(db, sc, logger)
 	return srv.Serve(ctx, ln, "", "")
 }

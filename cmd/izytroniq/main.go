@@ -57,6 +57,7 @@ Commands:
   seed      fill an empty database with generated sample data (benchmarks)
   version   print the product, schema and protocol versions
   checkouts show who holds which data offline (list, show)
+  license   licences: make keys, issue, install, show, free offline seats (keygen, issue, install, show, seats)
   release   build and verify signed release packages (keygen, build, verify)
   service   register the server as a systemd unit or Windows service (install, uninstall, status)
   backup    back up and restore database and configuration (create, list, restore)
@@ -111,6 +112,8 @@ func runEnv(ctx context.Context, args []string, env *env) error {
 		return (&CheckCommand{env: env}).Run(ctx, rest)
 	case "doctor":
 		return (&DoctorCommand{env: env}).Run(ctx, rest)
+	case "license":
+		return (&LicenseCommand{env: env}).Run(ctx, rest)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

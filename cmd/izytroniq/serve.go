@@ -113,9 +113,11 @@ same arguments; this one finishes the requests it has and exits 0.`)
 		return err
 	}
 	defer ts.Close()
+	lic := openLicence(cfg, logger)
 	sc := serverConfig(cfg)
 	sc.Transfers = ts
-	sy := newSyncer(db, logger)
+	sc.EditionFunc = func() string { return lic.Current().Edition() }
+	sy := newSyncer(db, licenceSeats(lic, db), logger)
 	sc.Syncer = sy
 	if cfg.Role != server.RoleApp {
 		go sy.Run(ctx, 10*time.Minute) // the sync worker: tombstone collection

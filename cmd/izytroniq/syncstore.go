@@ -8,8 +8,8 @@ import (
 	"github.com/izytroniq/izytroniq/internal/syncer"
 )
 
-// newSyncer returns the sync service on db; every client may check out until licences
-// are enforced (syncer.AllowAll is where the offline-seat check plugs in).
-func newSyncer(db *sqldb.DB, logger *slog.Logger) *syncer.Syncer {
-	return syncer.New(syncstore.New(db), syncer.AllowAll{}, syncer.Limits{}, logger.With("component", "sync"))
+// newSyncer returns the sync service on db; seats decides which clients may check out
+// (nil: every client).
+func newSyncer(db *sqldb.DB, seats syncer.SeatChecker, logger *slog.Logger) *syncer.Syncer {
+	return syncer.New(syncstore.New(db), seats, syncer.Limits{}, logger.With("component", "sync"))
 }

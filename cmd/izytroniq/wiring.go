@@ -12,8 +12,10 @@ import (
 	"time"
 
 	izy "github.com/izytroniq/izytroniq"
+	"github.com/izytroniq/izytroniq/internal/license"
 	"github.com/izytroniq/izytroniq/internal/server"
 	"github.com/izytroniq/izytroniq/internal/sqldb"
+	"github.com/izytroniq/izytroniq/internal/syncer"
 	"github.com/izytroniq/izytroniq/internal/transfer"
 )
 
@@ -131,6 +133,32 @@ func serverConfig(cfg *Config) server.Config {
 		MaxBodyBytes:       cfg.Limits.MaxBodyBytes,
 		Role:               cfg.Role,
 	}
+}
+
+// LicenceFileName is the installed licence's name in the data directory.
+const LicenceFileName = "license.json"
+
+// licenceFile is where `license install` puts the licence and the server looks for it.
+func licenceFile(cfg *Config) string { return filepath.Join(cfg.DataDir, LicenceFileName) }
+
+// openLicence returns the watcher of the installed licence, trusting the keys of
+// license.trusted_keys, and logs the licence's state. Unreadable trusted keys are
+// logged and trust nothing: the server still starts, in evaluation mode.
+func openLicence(cfg *Config, logger *slog.Logger) *license.Watcher {
+	logger = logger.With("component", "licence")
+	keys, err := license.ReadTrustedKeys(cfg.License.TrustedKeys)
+	if err != nil {
+		logger.Warn("licence: no key is trusted, so no licence can take effect", "err", err)
+		keys = nil
+	}
+	w := license.NewWatcher(licenceFile(cfg), keys, logger, nil)
+	w.Current()
+	return w
+}
+
+// licenceSeats is the sync service's offline-seat check for the licence lic.
+func licenceSeats(lic *license.Watcher, db *sqldb.DB) syncer.SeatChecker {
+	return &license.Seats{Licence: lic, Store: db}
 }
 
 // randomPassword returns 20 characters from an alphabet without look-alikes (no 0/O, 1/l).

@@ -52,8 +52,9 @@ type CheckOptions struct {
 	Timeout time.Duration
 	// TLSCert and TLSKey are the configured certificate and key ("" for none).
 	TLSCert, TLSKey string
-	// Licence describes the installed licence; "" means none (evaluation).
-	Licence string
+	// Licence is the installed licence as judged now; the zero value means none
+	// (evaluation).
+	Licence Licence
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -364,12 +365,45 @@ func CheckTLS(certFile, keyFile string, now time.Time) Result {
 	return r
 }
 
-func checkLicence(desc string) Result {
-	if desc == "" {
-		return Result{Name: "licence", Status: StatusWarn, Detail: "evaluation (no licence installed)",
-			Fix: "nothing to do while evaluating; licences come with izytroniq license"}
+// Licence describes the installed licence for the licence check: its status (valid,
+// expiring, expired, invalid; "" or evaluation for none), a description for people
+// and, for an invalid or expired one, why.
+type Licence struct {
+	Status string
+	Detail string
+	Err    error
+}
+
+func checkLicence(l Licence) Result {
+	r := Result{Name: "licence"}
+	switch l.Status {
+	case "", "evaluation":
+		r.Status, r.Detail = StatusWarn, "evaluation (no licence installed)"
+		r.Fix = "nothing to do while evaluating; install a licence with izytroniq license install FILE"
+	case "valid":
+		r.Status, r.Detail = StatusPass, l.Detail
+	case "expiring":
+		r.Status, r.Detail = StatusWarn, l.Detail
+		r.Fix = "ask for a renewed licence and install it with izytroniq license install FILE before it expires"
+	case "expired":
+		r.Status, r.Detail = StatusFail, joinDetail(l.Detail, l.Err)
+		r.Fix = "the server runs in evaluation mode; install a renewed licence with izytroniq license install FILE"
+	default:
+		r.Status, r.Detail = StatusFail, joinDetail(l.Detail, l.Err)
+		r.Fix = "the server runs in evaluation mode; install a licence signed by a key in license.trusted_keys " +
+			"(izytroniq license install FILE checks it first), or add the issuer's public key to license.trusted_keys"
 	}
-	return Result{Name: "licence", Status: StatusPass, Detail: desc}
+	return r
+}
+
+func joinDetail(detail string, err error) string {
+	switch {
+	case err == nil:
+		return detail
+	case detail == "":
+		return err.Error()
+	}
+	return detail + ": " + err.Error()
 }
 
 // schemaCompatible reports whether conn's database, newer than this binary's schema, holds

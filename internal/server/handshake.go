@@ -84,7 +84,7 @@ func (s *Server) negotiate(req *handshakeRequest) handshakeResponse {
 		ProtocolSupported:    slices.Contains(c.ProtocolVersions, req.ProtocolVersion),
 		MinClientVersion:     c.MinClientVersion,
 		CurrentClientVersion: c.CurrentClientVersion,
-		Edition:              c.Edition,
+		Edition:              s.edition(),
 		Role:                 c.Role,
 		ServerTime:           s.now().UTC(),
 	}

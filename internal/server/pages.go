@@ -23,7 +23,7 @@ type indexPage struct {
 // index renders the status page: versions, health, role and links to everything else.
 func (s *Server) index(w http.ResponseWriter, r *http.Request) error {
 	p := indexPage{Product: "Izytroniq", Version: s.cfg.ProductVersion, Role: s.cfg.Role,
-		Edition: s.cfg.Edition, Schema: "unknown", Routes: s.Routes()}
+		Edition: s.edition(), Schema: "unknown", Routes: s.Routes()}
 	h := s.ready(r.Context())
 	p.Ready = h.Status == pass
 	if c := h.Checks["database:schema"]; len(c) == 1 && c[0].ObservedValue != nil {

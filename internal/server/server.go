@@ -33,6 +33,9 @@ type Config struct {
 	Now                  func() time.Time
 	Transfers            Transfers // the /bits service; nil answers 503 there
 	Syncer               Syncer    // the sync service; nil answers 503 on its routes
+	// EditionFunc, when set, is asked for the edition on every use instead of Edition:
+	// a licence installed while the server runs takes effect at once.
+	EditionFunc func() string
 }
 
 // Process roles (serve --role).
@@ -109,6 +112,14 @@ func New(store Store, cfg Config, logger *slog.Logger) *Server {
 	}
 	s.handler = s.middleware(mux)
 	return s
+}
+
+// edition is the licence edition the server reports.
+func (s *Server) edition() string {
+	if s.cfg.EditionFunc != nil {
+		return s.cfg.EditionFunc()
+	}
+	return s.cfg.Edition
 }
 
 // Handler returns the server's HTTP handler with all middleware applied.
