@@ -89,11 +89,8 @@ func (c *BackupCommand) Run(ctx context.Context, args []string) error {
 		fs.Usage()
 		return usageErrorf("backup restore needs the ID of a backup (see 'izytroniq backup list') or latest")
 	}
-	cfg, err := loadConfig(c.env, &cf)
+	cfg, err := loadValidConfig(c.env, &cf)
 	if err != nil {
-		return err
-	}
-	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	if *dir == "" {

@@ -203,6 +203,19 @@ func loadConfig(e *env, f *configFlags) (*Config, error) {
 	return &c, nil
 }
 
+// loadValidConfig is loadConfig followed by Validate: what every command that opens the
+// installation needs.
+func loadValidConfig(e *env, f *configFlags) (*Config, error) {
+	cfg, err := loadConfig(e, f)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
 // readFile decodes the TOML file at path into c, rejecting keys it does not know, and
 // makes its relative paths absolute.
 func (c *Config) readFile(path string) error {

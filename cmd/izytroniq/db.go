@@ -59,11 +59,8 @@ func (c *DBCommand) Run(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, rest); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(c.env, &cf)
+	cfg, err := loadValidConfig(c.env, &cf)
 	if err != nil {
-		return err
-	}
-	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	logger, closeLog, err := openLog(cfg, nil, false)

@@ -267,11 +267,8 @@ running server picks it up within a second. An invalid licence changes nothing.`
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(c.env, &cf)
+	cfg, err := loadValidConfig(c.env, &cf)
 	if err != nil {
-		return err
-	}
-	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	keys, err := trustedLicenceKeys(cfg)
@@ -355,11 +352,8 @@ with the client IDs bound to them, and the expiry with the days left.`)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(c.env, &cf)
+	cfg, err := loadValidConfig(c.env, &cf)
 	if err != nil {
-		return err
-	}
-	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	now := c.clock()

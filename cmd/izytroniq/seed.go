@@ -37,11 +37,8 @@ the same data. For the benchmarks: --devices 1000000 --measurements 10000000.`)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(c.env, &cf)
+	cfg, err := loadValidConfig(c.env, &cf)
 	if err != nil {
-		return err
-	}
-	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	logger, closeLog, err := openLog(cfg, nil, false)

@@ -78,11 +78,8 @@ func (c *ServiceCommand) Run(ctx context.Context, args []string) error {
 	if err := service.ValidateName(o.name); err != nil {
 		return usageErrorf("--name: %v", err)
 	}
-	cfg, err := loadConfig(c.env, &cf)
+	cfg, err := loadValidConfig(c.env, &cf)
 	if err != nil {
-		return err
-	}
-	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	m := c.manager

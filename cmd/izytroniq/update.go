@@ -330,11 +330,8 @@ func (c *UpdateCommand) history(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(c.env, &cf)
+	cfg, err := loadValidConfig(c.env, &cf)
 	if err != nil {
-		return err
-	}
-	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	dsn, err := cfg.DSN()
