@@ -23,9 +23,10 @@ import (
 // Client talks to one server. Its zero value is not usable; build it with New. A Client
 // is safe for concurrent use once configured; SetToken is not synchronised.
 type Client struct {
-	base  string
-	token string
-	http  *http.Client
+	base          string
+	token         string
+	http          *http.Client
+	clientVersion string
 }
 
 // Option changes a new Client.
@@ -37,6 +38,13 @@ func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.http = 
 
 // WithToken makes the Client send token as its bearer token.
 func WithToken(token string) Option { return func(c *Client) { c.token = token } }
+
+// ClientVersionHeader carries the caller's izy version on every request: the server
+// refuses downloads to an izy below its minimum client version.
+const ClientVersionHeader = "Izy-Client-Version"
+
+// WithClientVersion makes the Client send version (the izy's own) on every request.
+func WithClientVersion(version string) Option { return func(c *Client) { c.clientVersion = version } }
 
 // DefaultTimeout bounds one request of a Client without its own http.Client.
 const DefaultTimeout = 5 * time.Minute
@@ -132,6 +140,9 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body io.Re
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	req.Header.Set("Accept", "application/json")
+	if c.clientVersion != "" {
+		req.Header.Set(ClientVersionHeader, c.clientVersion)
+	}
 	return req, nil
 }
 

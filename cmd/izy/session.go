@@ -39,7 +39,7 @@ func (e *env) openSession(ctx context.Context) (*session, error) {
 	if cfg.Server == "" || cfg.Token == "" {
 		return nil, errNotLoggedIn
 	}
-	c, err := client.New(cfg.Server, client.WithToken(cfg.Token))
+	c, err := client.New(cfg.Server, client.WithToken(cfg.Token), client.WithClientVersion(version))
 	if err != nil {
 		return nil, err
 	}

@@ -50,6 +50,11 @@ gives up, your work stays in the outbox: run izy sync again when online.`, &asJS
 	}
 	results, err := s.syncAll(ctx, *only, *batch, progress)
 	if err != nil {
+		if !asJSON { // what was uploaded before the error (say, the outbox of a client that must update)
+			for _, r := range results {
+				printSync(c.env.stdout, r)
+			}
+		}
 		return err
 	}
 	if asJSON {
@@ -76,9 +81,13 @@ func printSync(w io.Writer, r syncResult) {
 
 // syncAll syncs the open checkouts (or only one).
 func (s *session) syncAll(ctx context.Context, only string, batch int, progress io.Writer) ([]syncResult, error) {
-	if _, err := s.handshake(ctx); err != nil {
+	h, err := s.handshake(ctx)
+	if err != nil {
 		return nil, err
 	}
+	// Below the server's minimum client version izy may still upload its outbox (offline
+	// work is never stranded) but must update before it downloads.
+	uploadOnly := h.UpdateRequired
 	cos, err := s.replica.Checkouts(ctx, false)
 	if err != nil {
 		return nil, err
@@ -88,7 +97,7 @@ func (s *session) syncAll(ctx context.Context, only string, batch int, progress 
 		if only != "" && co.ID != only {
 			continue
 		}
-		r, err := s.syncOne(ctx, &co, batch, progress)
+		r, err := s.syncOne(ctx, &co, batch, uploadOnly, progress)
 		if err != nil {
 			return results, err
 		}
@@ -97,12 +106,16 @@ func (s *session) syncAll(ctx context.Context, only string, batch int, progress 
 	if only != "" && len(results) == 0 {
 		return nil, izy.Errorf(izy.ENOTFOUND, "checkout %s is not open on this client; see izy status", only)
 	}
+	if uploadOnly {
+		return results, izy.Errorf(izy.ECONFLICT, "izy %s is below the server's minimum client version %s: the outbox was uploaded, but izy must be updated (to %s) before it downloads",
+			version, h.MinClientVersion, h.CurrentClientVersion)
+	}
 	return results, s.replica.SetState(ctx, "last_sync", time.Now().UTC().Format(time.RFC3339))
 }
 
 // syncOne uploads, refreshes the conflicts and downloads for one checkout. A checkout
 // whose snapshot was cut off resumes it first.
-func (s *session) syncOne(ctx context.Context, co *replica.CheckoutState, batch int, progress io.Writer) (syncResult, error) {
+func (s *session) syncOne(ctx context.Context, co *replica.CheckoutState, batch int, uploadOnly bool, progress io.Writer) (syncResult, error) {
 	res := syncResult{CheckoutID: co.ID}
 	s.setState(ctx, co.ID, izy.SyncUploading)
 	push, err := s.replica.PushOutbox(ctx, s.client, co.ID, batch)
@@ -118,8 +131,10 @@ func (s *session) syncOne(ctx context.Context, co *replica.CheckoutState, batch 
 		return res, err
 	}
 	res.Conflicts = len(open)
-	if res.Changes, err = s.download(ctx, co, 1000, progress); err != nil {
-		return res, err
+	if !uploadOnly {
+		if res.Changes, err = s.download(ctx, co, 1000, progress); err != nil {
+			return res, err
+		}
 	}
 	state := izy.SyncReady
 	if res.Conflicts > 0 {

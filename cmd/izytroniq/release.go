@@ -21,6 +21,8 @@ const releaseUsage = `Usage:
   izytroniq release keygen --out DIR
   izytroniq release build  --version V --key FILE --out DIR [--source DIR] [--min-upgrade-from V] [--platforms LIST]
   izytroniq release verify --package FILE --trust FILE [--trust FILE]... [--json]
+  izytroniq release publish --file IZY --version V --platform OS/ARCH --key FILE [--minimum] [--config FILE] [--json]
+  izytroniq release list [--config FILE] [--json]
 
 keygen  makes a release signing key pair: DIR/release.key (secret, mode 0600) and
         DIR/release.pub (give it to every server; update trusts packages it signed)
@@ -29,6 +31,12 @@ build   compiles the server and the field client for linux/amd64 and windows/amd
         everything into DIR/izytroniq-V.tar.gz
 verify  checks a package's signature against trusted public keys and every file against
         its manifest, and prints the manifest
+publish stores an izy build for one platform in the data directory (client-releases/)
+        with a manifest signed by the release key; the running server offers it to
+        clients (izy update) and reports it in the handshake. --minimum raises the
+        minimum client version to V: older clients may still upload, but must update
+        before downloading. The minimum is never lowered.
+list    shows the published izy builds and the current and minimum client versions
 `
 
 // Run runs `izytroniq release`.
@@ -36,7 +44,7 @@ func (c *ReleaseCommand) Run(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(c.stderr, releaseUsage)
 		if len(args) == 0 {
-			return usageErrorf("release needs a subcommand: keygen, build or verify")
+			return usageErrorf("release needs a subcommand: keygen, build, verify, publish or list")
 		}
 		return flag.ErrHelp
 	}
@@ -86,9 +94,31 @@ func (c *ReleaseCommand) Run(ctx context.Context, args []string) error {
 			}
 			return nil
 		}
+	case "publish":
+		p := &releasePublish{env: c.env}
+		p.cf.register(fs, false)
+		fs.StringVar(&p.file, "file", "", "the izy build `file` to publish")
+		fs.StringVar(&p.version, "version", "", "the build's client `version` (semantic, e.g. 1.2.3)")
+		fs.StringVar(&p.platform, "platform", "", "the build's `OS/ARCH`, e.g. windows/amd64")
+		fs.StringVar(&p.key, "key", "", "sign the manifest with the private key in `file` (from release keygen)")
+		fs.BoolVar(&p.minimum, "minimum", false, "raise the minimum client version to this version")
+		fs.BoolVar(&p.asJSON, "json", false, "print JSON")
+		run = p.run
+		required = func() error {
+			if p.file == "" || p.version == "" || p.platform == "" || p.key == "" {
+				return usageErrorf("release publish needs --file, --version, --platform and --key")
+			}
+			return p.parse()
+		}
+	case "list":
+		l := &releaseList{env: c.env}
+		l.cf.register(fs, false)
+		fs.BoolVar(&l.asJSON, "json", false, "print JSON")
+		run = l.run
+		required = func() error { return nil }
 	default:
 		fmt.Fprint(c.stderr, releaseUsage)
-		return usageErrorf("unknown release subcommand %q (want keygen, build or verify)", sub)
+		return usageErrorf("unknown release subcommand %q (want keygen, build, verify, publish or list)", sub)
 	}
 	if err := parseFlags(fs, rest); err != nil {
 		return err

@@ -100,8 +100,12 @@ func TestReleaseUsage(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{[]string{"release"}, 2, "keygen, build or verify"},
-		{[]string{"release", "publish"}, 2, "unknown release subcommand"},
+		{[]string{"release"}, 2, "keygen, build, verify, publish or list"},
+		{[]string{"release", "frob"}, 2, "unknown release subcommand"},
+		{[]string{"release", "publish"}, 2, "needs --file, --version, --platform and --key"},
+		{[]string{"release", "publish", "--file", "f", "--version", "1.0.0", "--platform", "linux/amd64", "--key", "k", "x"}, 2, "unexpected argument"},
+		{[]string{"release", "publish", "--file", "f", "--version", "1.0", "--platform", "linux/amd64", "--key", "k"}, 2, "--version"},
+		{[]string{"release", "publish", "--file", "f", "--version", "1.0.0", "--platform", "linux-amd64", "--key", "k"}, 2, "--platform"},
 		{[]string{"release", "keygen"}, 2, "needs --out"},
 		{[]string{"release", "build", "--version", "1.0.0"}, 2, "needs --version, --key and --out"},
 		{[]string{"release", "verify", "--package", "x.tar.gz"}, 2, "needs --package and --trust"},
@@ -117,7 +121,7 @@ func TestReleaseUsage(t *testing.T) {
 			if tt.msg != "" && !strings.Contains(err.Error(), tt.msg) {
 				t.Errorf("err = %v, want it to mention %q", err, tt.msg)
 			}
-			for _, sub := range []string{"keygen", "build", "verify"} {
+			for _, sub := range []string{"keygen", "build", "verify", "publish", "list"} {
 				if !strings.Contains(stderr, "izytroniq release "+sub) {
 					t.Errorf("usage does not list %s:\n%s", sub, stderr)
 				}

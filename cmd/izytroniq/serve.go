@@ -7,6 +7,7 @@ import (
 	"runtime/pprof"
 	"time"
 
+	"github.com/izytroniq/izytroniq/internal/clientrel"
 	"github.com/izytroniq/izytroniq/internal/handoff"
 	"github.com/izytroniq/izytroniq/internal/server"
 )
@@ -117,6 +118,7 @@ same arguments; this one finishes the requests it has and exits 0.`)
 	sc := serverConfig(cfg)
 	sc.Transfers = ts
 	sc.EditionFunc = func() string { return lic.Current().Edition() }
+	sc.ClientReleases = clientrel.Open(clientReleasesDir(cfg))
 	sy := newSyncer(db, licenceSeats(lic, db), logger)
 	sc.Syncer = sy
 	if cfg.Role != server.RoleApp {

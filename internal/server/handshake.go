@@ -77,13 +77,14 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) negotiate(req *handshakeRequest) handshakeResponse {
 	c := s.cfg
+	current, minimum := s.clientVersions()
 	res := handshakeResponse{
 		ServerVersion:        c.ProductVersion,
 		SchemaVersion:        c.SchemaVersion,
 		ProtocolVersions:     c.ProtocolVersions,
 		ProtocolSupported:    slices.Contains(c.ProtocolVersions, req.ProtocolVersion),
-		MinClientVersion:     c.MinClientVersion,
-		CurrentClientVersion: c.CurrentClientVersion,
+		MinClientVersion:     minimum,
+		CurrentClientVersion: current,
 		Edition:              s.edition(),
 		Role:                 c.Role,
 		ServerTime:           s.now().UTC(),
@@ -95,8 +96,8 @@ func (s *Server) negotiate(req *handshakeRequest) handshakeResponse {
 			res.ProtocolVersion = v
 		}
 	}
-	res.UpdateAvailable = c.CurrentClientVersion != "" && compareVersions(req.ClientVersion, c.CurrentClientVersion) < 0
-	res.UpdateRequired = c.MinClientVersion != "" && compareVersions(req.ClientVersion, c.MinClientVersion) < 0
+	res.UpdateAvailable = current != "" && compareVersions(req.ClientVersion, current) < 0
+	res.UpdateRequired = minimum != "" && compareVersions(req.ClientVersion, minimum) < 0
 	return res
 }
 

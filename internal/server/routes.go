@@ -111,17 +111,20 @@ func (s *Server) Routes() []Route {
 
 		{"GET", "/api/v1/audit", false, adminOnly, "Audit log, newest first (entity, entity_id, limit, cursor)", s.listAudit},
 
-		{"POST", "/api/v1/checkouts", false, testers, "Check out a customer or location subtree for offline work (shared or exclusive; write grant)", s.sync(s.createCheckout)},
+		{"POST", "/api/v1/checkouts", false, testers, "Check out a customer or location subtree for offline work (shared or exclusive; write grant)", s.sync(s.downloading(s.createCheckout))},
 		{"GET", "/api/v1/checkouts", false, nil, "List open checkouts (admin: all; others: their own)", s.sync(s.listCheckouts)},
 		{"GET", "/api/v1/checkouts/{id}", false, nil, "Get a checkout with state and open conflicts", s.sync(s.getCheckout)},
 		{"DELETE", "/api/v1/checkouts/{id}", false, testers, "Check in (release) a checkout; refused while conflicts are open", s.sync(s.releaseCheckout)},
-		{"GET", "/api/v1/checkouts/{id}/snapshot", false, nil, "Snapshot page in key order (cursor, limit) with count, checksum, totals", s.sync(s.snapshot)},
-		{"GET", "/api/v1/checkouts/{id}/changes", false, nil, "Changes since a seq, tombstones included (since, limit)", s.sync(s.changes)},
+		{"GET", "/api/v1/checkouts/{id}/snapshot", false, nil, "Snapshot page in key order (cursor, limit) with count, checksum, totals", s.sync(s.downloading(s.snapshot))},
+		{"GET", "/api/v1/checkouts/{id}/changes", false, nil, "Changes since a seq, tombstones included (since, limit)", s.sync(s.downloading(s.changes))},
 		{"POST", "/api/v1/checkouts/{id}/ack", false, testers, "Acknowledge the changes held up to seq", s.sync(s.ackCheckout)},
 		{"POST", "/api/v1/checkouts/{id}/uploads", false, testers, "Upload an idempotent batch of offline mutations", s.sync(s.upload)},
 		{"GET", "/api/v1/conflicts", false, nil, "List conflicts (checkout_id, status)", s.sync(s.listConflicts)},
 		{"GET", "/api/v1/conflicts/{id}", false, nil, "Get a conflict with base, server and client values", s.sync(s.getConflict)},
 		{"POST", "/api/v1/conflicts/{id}/resolve", false, testers, "Resolve a conflict (keep_server, take_client, merge, create_new)", s.sync(s.resolveConflict)},
+
+		{"GET", "/api/v1/client-releases/current", false, nil, "The newest izy release for a platform (platform=OS/ARCH): signed manifest and public key", s.currentClientRelease},
+		{"GET", "/api/v1/client-releases/{version}/{os}/{arch}/izy", false, nil, "Download a published izy build (HEAD; Range, ETag, If-Range)", s.clientReleaseBinary},
 
 		{"POST", "/bits/sessions", false, fieldStaff, "Open a resumable upload session (size, sha256)", s.bits(func(t Transfers) apiFunc { return t.CreateSession })},
 		{"GET", "/bits/sessions/{id}", false, fieldStaff, "Upload session status: received ranges, next offset", s.bits(func(t Transfers) apiFunc { return t.GetSession })},

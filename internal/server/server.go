@@ -36,6 +36,9 @@ type Config struct {
 	// EditionFunc, when set, is asked for the edition on every use instead of Edition:
 	// a licence installed while the server runs takes effect at once.
 	EditionFunc func() string
+	// ClientReleases, when set, holds the published izy builds: the handshake's current
+	// and minimum client versions come from it instead of the two fields above.
+	ClientReleases ClientReleases
 }
 
 // Process roles (serve --role).
