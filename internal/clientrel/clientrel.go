@@ -65,22 +65,10 @@ func (p Platform) BinaryName() string {
 // nothing else, so a platform can never be a path trick.
 func ParsePlatform(s string) (Platform, error) {
 	goos, goarch, ok := strings.Cut(s, "/")
-	if !ok || !isPlatformName(goos) || !isPlatformName(goarch) {
+	if !ok || !release.IsPlatformName(goos) || !release.IsPlatformName(goarch) {
 		return Platform{}, izy.Errorf(izy.EINVALID, "platform %q is not OS/ARCH such as linux/amd64", truncate(s))
 	}
 	return Platform{OS: goos, Arch: goarch}, nil
-}
-
-func isPlatformName(s string) bool {
-	if s == "" || len(s) > 32 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return true
 }
 
 // ParseVersion parses a client version strictly (semantic version, no leading "v", no

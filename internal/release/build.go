@@ -194,12 +194,12 @@ func (o BuildOptions) withDefaults() (BuildOptions, error) {
 		}
 	}
 	for _, p := range o.Platforms {
-		if !isPlatformName(p.OS) || !isPlatformName(p.Arch) {
+		if !IsPlatformName(p.OS) || !IsPlatformName(p.Arch) {
 			return o, fmt.Errorf("platform %q is not GOOS/GOARCH", p)
 		}
 	}
 	for _, c := range o.Commands {
-		if !isPlatformName(c) { // same alphabet: lower-case letters and digits
+		if !IsPlatformName(c) { // same alphabet: lower-case letters and digits
 			return o, fmt.Errorf("command %q is not a directory name under cmd/", c)
 		}
 	}

@@ -144,7 +144,7 @@ func (m *Manifest) Validate() error {
 			return fmt.Errorf("file %q is listed twice", f.Path)
 		}
 		seen[key] = true
-		if !isPlatformName(f.OS) || !isPlatformName(f.Arch) {
+		if !IsPlatformName(f.OS) || !IsPlatformName(f.Arch) {
 			return fmt.Errorf("file %q: os %q / arch %q are not platform names", f.Path, f.OS, f.Arch)
 		}
 		if f.Size < 0 || f.Size > maxFileSize {
@@ -182,8 +182,8 @@ func (m *Manifest) FilesFor(goos, goarch string) []File {
 	return fs
 }
 
-// isPlatformName reports whether s looks like a GOOS or GOARCH value.
-func isPlatformName(s string) bool {
+// IsPlatformName reports whether s looks like a GOOS or GOARCH value.
+func IsPlatformName(s string) bool {
 	if s == "" || len(s) > 32 {
 		return false
 	}
