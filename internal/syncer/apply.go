@@ -295,17 +295,10 @@ func (s *Syncer) applyEdits(ctx context.Context, tx Tx, edits BulkEditTx, co *iz
 		if m.Op != izy.OpUpdate || m.Entity != "device" || touched[m.EntityID] {
 			break
 		}
-		if _, ok := seen[m.ID]; ok {
+		if ok, err := unseen(ctx, tx, seen, m.ID, i > from); err != nil {
+			return 0, err
+		} else if !ok {
 			break
-		}
-		if i > from {
-			prev, err := tx.MutationResult(ctx, m.ID)
-			if err != nil {
-				return 0, err
-			}
-			if prev != nil {
-				break
-			}
 		}
 		d, mg, err := s.prepareEdit(ctx, tx, co, m)
 		if err != nil {
@@ -409,6 +402,23 @@ func fatal(err error) bool {
 	return izy.ErrorCode(err) == izy.EINTERNAL || izy.ErrorCode(err) == izy.EUNAVAILABLE
 }
 
+// unseen reports whether mutation id may join a bulk run: not seen before in this batch
+// and, unless it is the run's first (which apply has already looked up), not applied in
+// an earlier batch.
+func unseen(ctx context.Context, tx Tx, seen map[string]int, id string, lookUp bool) (bool, error) {
+	if _, ok := seen[id]; ok {
+		return false, nil
+	}
+	if !lookUp {
+		return true, nil
+	}
+	prev, err := tx.MutationResult(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	return prev == nil, nil
+}
+
 func reject(r *izy.MutationResult, err error) {
 	r.Status, r.Message, r.Version, r.ConflictID = izy.MutationRejected, izy.ErrorMessage(err), 0, ""
 }
@@ -427,17 +437,10 @@ func (s *Syncer) applyTests(ctx context.Context, tx Tx, bulk BulkTx, co *izy.Che
 		if m.Op != izy.OpTest || m.Entity != "test" {
 			break
 		}
-		if _, ok := seen[m.ID]; ok {
+		if ok, err := unseen(ctx, tx, seen, m.ID, i > from); err != nil {
+			return 0, err
+		} else if !ok {
 			break
-		}
-		if i > from {
-			prev, err := tx.MutationResult(ctx, m.ID)
-			if err != nil {
-				return 0, err
-			}
-			if prev != nil {
-				break
-			}
 		}
 		seen[m.ID] = i
 		r := izy.MutationResult{MutationID: m.ID, Entity: m.Entity, EntityID: m.EntityID}
